@@ -1,0 +1,304 @@
+"""Checking a read return against the form: every problem at once, each saying where and what."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Config, normalize_code
+from .form import IDENTITY_FIELDS, Field, FormSpec, Rule
+from .periods import Period, PeriodError
+from .problems import ERROR, WARNING, Problem
+from .reader import Cell, Workbook
+from .values import ValueProblem, coerce
+
+# Given a branch code and a period, the values of that branch's return for the period just
+# before, when one is on file (with its period code under "period"), else None.
+PreviousLookup = Callable[[str, Period], dict[str, Any] | None]
+
+
+@dataclass
+class CheckResult:
+    """What a return says and what is wrong with it."""
+
+    branch_code: str | None = None
+    period: Period | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    cells: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors
+
+
+def check_workbook(
+    workbook: Workbook,
+    form: FormSpec,
+    config: Config,
+    *,
+    today: dt.date,
+    previous: PreviousLookup | None = None,
+) -> CheckResult:
+    """Check one read workbook. Never raises for bad content: it becomes a Problem."""
+    result = CheckResult()
+    located = {fid: _locate(workbook, fid) for fid in form.fields}
+    for fid, cell in located.items():
+        if cell is not None:
+            result.cells[fid] = (cell.sheet, cell.ref)
+
+    if sum(cell is not None for cell in located.values()) == 0:
+        result.problems.append(
+            Problem(
+                ERROR,
+                "Tệp không phải biểu mẫu báo cáo của Đảng ủy (không tìm thấy ô nào của biểu mẫu). "
+                "Hãy dùng đúng tệp biểu mẫu Văn phòng Đảng ủy đã gửi, điền vào đó rồi gửi lại.",
+            )
+        )
+        return result
+
+    _check_identity(result, located, form, config, today)
+    kind = result.period.kind if result.period else None
+
+    for fid, fld in form.fields.items():
+        if fid in IDENTITY_FIELDS:
+            continue
+        if kind is not None and not fld.asked_in(kind):
+            continue
+        _read_field(result, fld, located.get(fid), required=fld.required)
+
+    if result.period is not None:
+        prior = None
+        if previous is not None and result.branch_code is not None:
+            prior = previous(result.branch_code, result.period)
+        _run_rules(result, form, prior)
+    return result
+
+
+def _locate(workbook: Workbook, field_id: str) -> Cell | None:
+    return workbook.names.get(field_id) or workbook.id_rows.get(field_id)
+
+
+def _problem(
+    level: str, message: str, fld: Field | None, cell: Cell | None, found: Any = None
+) -> Problem:
+    return Problem(
+        level=level,
+        message=message,
+        field_id=fld.id if fld else None,
+        label=fld.label if fld else None,
+        sheet=cell.sheet if cell else None,
+        cell=cell.ref if cell else None,
+        found=None if found is None else str(found)[:200],
+    )
+
+
+_UNUSABLE = object()
+
+
+def _raw_value(result: CheckResult, fld: Field, cell: Cell | None, required: bool) -> Any:
+    """The cell's raw content, or ``_UNUSABLE`` (with any problem recorded) when there is none."""
+    if cell is None:
+        if required:
+            result.problems.append(
+                _problem(
+                    ERROR,
+                    f"Không tìm thấy ô «{fld.label}» trong tệp. Có thể tệp không theo đúng biểu "
+                    "mẫu hoặc đã bị xóa dòng. Hãy điền vào biểu mẫu mới nhất Văn phòng Đảng ủy gửi.",
+                    fld,
+                    None,
+                )
+            )
+        return _UNUSABLE
+    if cell.formula is not None and not cell.has_cached_value:
+        result.problems.append(
+            _problem(
+                ERROR,
+                f"Ô {cell.ref} có công thức ={cell.formula} nhưng chưa có kết quả tính sẵn. "
+                "Hãy mở tệp bằng Excel hoặc LibreOffice, nhấn Lưu rồi gửi lại; hoặc gõ thẳng số.",
+                fld,
+                cell,
+            )
+        )
+        return _UNUSABLE
+    if cell.is_error:
+        result.problems.append(
+            _problem(
+                ERROR,
+                f"Ô {cell.ref} đang báo lỗi {cell.value}. Hãy sửa công thức hoặc gõ thẳng số.",
+                fld,
+                cell,
+                cell.value,
+            )
+        )
+        return _UNUSABLE
+    return cell.value
+
+
+def _read_field(result: CheckResult, fld: Field, cell: Cell | None, *, required: bool) -> None:
+    raw = _raw_value(result, fld, cell, required)
+    if raw is _UNUSABLE:
+        return
+    try:
+        value = coerce(fld, raw)
+    except ValueProblem as exc:
+        result.problems.append(_problem(ERROR, str(exc), fld, cell, raw))
+        return
+    if value is None and required:
+        result.problems.append(
+            _problem(
+                ERROR, f"Chưa điền «{fld.label}». Ô này bắt buộc; nếu không có, ghi 0.", fld, cell
+            )
+            if fld.is_number
+            else _problem(ERROR, f"Chưa điền «{fld.label}». Ô này bắt buộc.", fld, cell)
+        )
+    result.values[fld.id] = value
+
+
+def _check_identity(
+    result: CheckResult,
+    located: dict[str, Cell | None],
+    form: FormSpec,
+    config: Config,
+    today: dt.date,
+) -> None:
+    code_field = form.field("branch_code")
+    code_raw = _raw_value(result, code_field, located["branch_code"], True)
+    if code_raw is _UNUSABLE:
+        pass
+    elif code_raw is not None and str(code_raw).strip():
+        code = normalize_code(str(code_raw))
+        branch = config.branch(code)
+        if branch is None:
+            known = ", ".join(b.code for b in config.branches[:40])
+            result.problems.append(
+                _problem(
+                    ERROR,
+                    f"Mã chi bộ «{code}» không có trong danh sách của Đảng ủy ({known}). "
+                    "Hãy dùng biểu mẫu đúng của chi bộ mình hoặc hỏi Văn phòng Đảng ủy.",
+                    code_field,
+                    located["branch_code"],
+                    code_raw,
+                )
+            )
+        else:
+            result.branch_code = branch.code
+        result.values["branch_code"] = code
+    else:
+        result.problems.append(
+            _problem(
+                ERROR,
+                "Chưa có mã chi bộ. Hãy dùng biểu mẫu Văn phòng Đảng ủy gửi.",
+                code_field,
+                located["branch_code"],
+            )
+        )
+
+    period_field = form.field("period")
+    cell = located["period"]
+    period_raw = _raw_value(result, period_field, cell, True)
+    if period_raw is _UNUSABLE:
+        return
+    if period_raw is None or not str(period_raw).strip():
+        result.problems.append(
+            _problem(
+                ERROR,
+                "Chưa có kỳ báo cáo (ví dụ 2024-H1). Hãy dùng biểu mẫu của kỳ này.",
+                period_field,
+                cell,
+            )
+        )
+        return
+    try:
+        period = Period.parse(str(period_raw))
+    except PeriodError as exc:
+        result.problems.append(_problem(ERROR, str(exc), period_field, cell, period_raw))
+        return
+    result.values["period"] = period.code
+    if period.kind not in form.period_kinds:
+        result.problems.append(
+            _problem(
+                ERROR,
+                f"Biểu mẫu không có kỳ báo cáo {period.kind.label} ({period.code}). "
+                "Hãy dùng biểu mẫu đúng kỳ Văn phòng Đảng ủy gửi.",
+                period_field,
+                cell,
+                period_raw,
+            )
+        )
+        return
+    if not period.has_ended(today):
+        result.problems.append(
+            _problem(
+                ERROR,
+                f"Kỳ {period.label} chưa kết thúc (kết thúc ngày {period.end:%d/%m/%Y}). "
+                "Hãy gửi báo cáo sau khi hết kỳ.",
+                period_field,
+                cell,
+                period_raw,
+            )
+        )
+    result.period = period
+
+
+def _run_rules(result: CheckResult, form: FormSpec, previous: dict[str, Any] | None) -> None:
+    assert result.period is not None
+    kind = result.period.kind
+    bad_fields = {p.field_id for p in result.errors if p.field_id}
+    scope: dict[str, Any] = {}
+    for fid, fld in form.fields.items():
+        value = result.values.get(fid)
+        scope[fid] = (value if value is not None else 0) if fld.is_number else value
+    scope["previous"] = previous
+    scope["period_kind"] = kind.value
+    for rule in form.rules:
+        fields_used = rule.names - {"previous", "period_kind"}
+        if any(not form.field(f).asked_in(kind) for f in fields_used):
+            continue
+        if fields_used & bad_fields:
+            continue  # the field's own problem is already reported; don't pile on
+        if _holds(rule, scope):
+            continue
+        level = ERROR if rule.level == ERROR else WARNING
+        message = _describe(rule, scope)
+        for target in rule.cells:
+            sheet_ref = result.cells.get(target)
+            fld = form.field(target)
+            result.problems.append(
+                Problem(
+                    level=level,
+                    message=message,
+                    field_id=target,
+                    label=fld.label,
+                    sheet=sheet_ref[0] if sheet_ref else None,
+                    cell=sheet_ref[1] if sheet_ref else None,
+                    found=None if scope.get(target) is None else str(scope[target]),
+                    rule=rule.id,
+                )
+            )
+
+
+def _holds(rule: Rule, scope: dict[str, Any]) -> bool:
+    try:
+        return rule.holds(scope)
+    except Exception:
+        # A rule that cannot be evaluated on this data (e.g. text in arithmetic) is not a
+        # failure of the branch's return; the form's author sees it in tests of form.toml.
+        return True
+
+
+def _describe(rule: Rule, scope: dict[str, Any]) -> str:
+    try:
+        return rule.describe(scope)
+    except Exception:
+        return rule.message

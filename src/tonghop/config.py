@@ -1,0 +1,218 @@
+"""The workspace and its configuration file, tonghop.toml.
+
+A workspace is a folder holding tonghop.toml, templates/, inbox/, outbox/ and archive/.
+Every value is validated here, where it enters, so the rest of the code can trust it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .periods import Period, PeriodKind
+from .tomlfile import TomlTable, nfc, read_toml
+
+CONFIG_NAME = "tonghop.toml"
+FORM_NAME = "form.toml"
+DEFAULT_DEADLINES = {"month": 5, "quarter": 10, "half": 15, "year": 20}
+
+
+@dataclass(frozen=True)
+class Committee:
+    superior: str
+    name: str
+    symbol: str
+    place: str
+    term: str
+
+    @property
+    def term_years(self) -> tuple[int, int]:
+        first, last = self.term.split("-")
+        return int(first), int(last)
+
+    @property
+    def term_start(self) -> Period:
+        return Period(self.term_years[0], PeriodKind.YEAR)
+
+    @property
+    def term_end(self) -> Period:
+        return Period(self.term_years[1], PeriodKind.YEAR)
+
+
+@dataclass(frozen=True)
+class Signer:
+    on_behalf: str
+    title: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Branch:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Config:
+    committee: Committee
+    signer: Signer
+    recipients: tuple[str, ...]
+    branches: tuple[Branch, ...]
+    targets: dict[str, float] = field(default_factory=dict)
+    deadlines: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DEADLINES))
+    report_number: str = ""
+    report_template: str = "bao-cao.docx"
+
+    def branch(self, code: str) -> Branch | None:
+        wanted = normalize_code(code)
+        for branch in self.branches:
+            if branch.code == wanted:
+                return branch
+        return None
+
+    def deadline_days(self, kind: PeriodKind) -> int:
+        return self.deadlines.get(kind.value, DEFAULT_DEADLINES[kind.value])
+
+
+def normalize_code(code: str) -> str:
+    """Branch codes compare case- and space-insensitively: " lt1 " is "LT1"."""
+    return re.sub(r"\s+", "", nfc(str(code))).upper()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths of a workspace folder; nothing is read until asked."""
+
+    home: Path
+
+    @classmethod
+    def locate(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
+        chosen = home or os.environ.get("TONGHOP_HOME") or "."
+        return cls(Path(chosen).resolve())
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_NAME
+
+    @property
+    def templates(self) -> Path:
+        return self.home / "templates"
+
+    @property
+    def form_path(self) -> Path:
+        return self.templates / FORM_NAME
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    def period_outbox(self, period: Period) -> Path:
+        return self.outbox / period.code
+
+    def load_config(self) -> Config:
+        if not self.config_path.is_file():
+            raise ConfigError(
+                f"Không tìm thấy tệp cấu hình {self.config_path}. Hãy chạy lệnh trong thư mục "
+                "làm việc, dùng --home THƯ_MỤC, hoặc tạo thư mục mới bằng «tonghop init THƯ_MỤC»."
+            )
+        return load_config(self.config_path)
+
+
+def load_config(path: Path) -> Config:
+    data, text = read_toml(path)
+    name = path.name
+
+    committee_section = TomlTable(data.get("committee"), "committee", text, name)
+    committee = Committee(
+        superior=committee_section.text_value("superior"),
+        name=committee_section.text_value("name"),
+        symbol=committee_section.text_value("symbol", "ĐU"),
+        place=committee_section.text_value("place"),
+        term=committee_section.text_value("term"),
+    )
+    if not re.fullmatch(r"\d{4}-\d{4}", committee.term) or not (
+        0 < committee.term_years[1] - committee.term_years[0] <= 10
+    ):
+        raise committee_section.fail("term", 'phải có dạng "2020-2025" (năm đầu - năm cuối).')
+
+    signer_section = TomlTable(data.get("signer"), "signer", text, name)
+    signer = Signer(
+        on_behalf=signer_section.text_value("on_behalf", "T/M ĐẢNG ỦY"),
+        title=signer_section.text_value("title", "BÍ THƯ"),
+        name=signer_section.text_value("name", "", allow_empty=True),
+    )
+
+    report_section = TomlTable(data.get("report"), "report", text, name)
+    recipients = report_section.text_list("recipients")
+    report_number = report_section.text_value("number", "", allow_empty=True)
+    report_template = report_section.text_value("template", "bao-cao.docx")
+
+    branches = _load_branches(data.get("branches"), text, name)
+
+    targets_section = TomlTable(data.get("targets"), "targets", text, name)
+    targets: dict[str, float] = {}
+    for key, value in targets_section.data.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise targets_section.fail(
+                key, "chỉ tiêu phải là một số không âm, ví dụ admitted = 60."
+            )
+        targets[key] = value
+
+    deadlines_section = TomlTable(data.get("deadlines"), "deadlines", text, name)
+    deadlines = dict(DEFAULT_DEADLINES)
+    for key, value in deadlines_section.data.items():
+        if key not in DEFAULT_DEADLINES:
+            raise deadlines_section.fail(key, "chỉ dùng được month, quarter, half hoặc year.")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
+            raise deadlines_section.fail(key, "phải là số ngày (số nguyên từ 0 đến 366).")
+        deadlines[key] = value
+
+    return Config(
+        committee=committee,
+        signer=signer,
+        recipients=recipients,
+        branches=branches,
+        targets=targets,
+        deadlines=deadlines,
+        report_number=report_number,
+        report_template=report_template,
+    )
+
+
+def _load_branches(raw: Any, text: str, file_name: str) -> tuple[Branch, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(
+            f"Tệp {file_name}: chưa khai báo chi bộ nào. Hãy thêm các mục [[branches]] với "
+            'code = "..." và name = "...".'
+        )
+    branches: list[Branch] = []
+    seen: set[str] = set()
+    for number, item in enumerate(raw, start=1):
+        section = TomlTable(item, "branches", text, file_name)
+        code = normalize_code(section.text_value("code"))
+        if not re.fullmatch(r"[A-Z0-9Đ_.-]{1,20}", code):
+            raise ConfigError(
+                f"Tệp {file_name}, chi bộ thứ {number}: mã «{code}» chỉ được gồm chữ cái không dấu, "
+                "chữ số, gạch ngang hoặc gạch dưới (tối đa 20 ký tự)."
+            )
+        if code in seen:
+            raise ConfigError(f"Tệp {file_name}: mã chi bộ «{code}» bị khai báo hai lần.")
+        seen.add(code)
+        branches.append(Branch(code=code, name=section.text_value("name")))
+    return tuple(branches)

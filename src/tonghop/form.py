@@ -1,0 +1,223 @@
+"""The branch return form as data: sections, fields and rules read from templates/form.toml."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .errors import ConfigError
+from .periods import PeriodKind
+from .tomlfile import TomlTable, read_toml
+
+FIELD_TYPES = ("count", "money", "text", "date", "choice")
+TOTALS = ("flow", "stock_start", "stock_end", "none")
+LEVELS = ("error", "warning")
+IDENTITY_FIELDS = ("branch_code", "period")
+# Names a rule may use besides field ids.
+RULE_CONTEXT_NAMES = frozenset({"previous", "period_kind"})
+_ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+# Rules run in a sandbox: no attribute access to Python internals, no side effects.
+_RULE_ENV = ImmutableSandboxedEnvironment(autoescape=False)
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str
+    label: str
+    type: str
+    total: str
+    section: str
+    unit: str = ""
+    required: bool = False
+    periods: tuple[PeriodKind, ...] = tuple(PeriodKind)
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    @property
+    def is_number(self) -> bool:
+        return self.type in ("count", "money")
+
+    def asked_in(self, kind: PeriodKind) -> bool:
+        return kind in self.periods
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: str
+    check: str
+    message: str
+    cells: tuple[str, ...]
+    names: frozenset[str]
+
+    @cached_property
+    def _compiled(self) -> Any:
+        return _RULE_ENV.compile_expression(self.check, undefined_to_none=False)
+
+    @cached_property
+    def _message_template(self) -> Any:
+        return _RULE_ENV.from_string(self.message)
+
+    def holds(self, values: dict[str, Any]) -> bool:
+        return bool(self._compiled(**values))
+
+    def describe(self, values: dict[str, Any]) -> str:
+        return self._message_template.render(**values)
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    title: str
+    sheet: str
+    period_kinds: tuple[PeriodKind, ...]
+    sections: tuple[Section, ...]
+    rules: tuple[Rule, ...] = field(default=())
+
+    @cached_property
+    def fields(self) -> dict[str, Field]:
+        return {f.id: f for s in self.sections for f in s.fields}
+
+    def field(self, field_id: str) -> Field:
+        return self.fields[field_id]
+
+    def fields_for(self, kind: PeriodKind) -> list[Field]:
+        return [f for f in self.fields.values() if f.asked_in(kind)]
+
+    def number_fields(self, kind: PeriodKind | None = None) -> list[Field]:
+        return [
+            f for f in self.fields.values() if f.is_number and (kind is None or f.asked_in(kind))
+        ]
+
+    def text_fields(self) -> list[Field]:
+        return [
+            f
+            for f in self.fields.values()
+            if f.type == "text" and f.id not in IDENTITY_FIELDS and f.section != "identity"
+        ]
+
+
+def load_form(path: Path) -> FormSpec:
+    """Read and validate form.toml; every mistake is a ConfigError naming the key."""
+    if not path.is_file():
+        raise ConfigError(f"Không tìm thấy tệp biểu mẫu {path}.")
+    data, text = read_toml(path)
+    name = path.name
+    head = TomlTable(data.get("form"), "form", text, name)
+    kinds = _kinds(
+        head, "period_kinds", head.data.get("period_kinds", [k.value for k in PeriodKind])
+    )
+
+    raw_sections = data.get("sections")
+    if not isinstance(raw_sections, list) or not raw_sections:
+        raise ConfigError(f"Tệp {name}: chưa có mục [[sections]] nào.")
+    sections: list[Section] = []
+    seen: set[str] = set()
+    for raw in raw_sections:
+        part = TomlTable(raw, "sections", text, name)
+        section_id = part.text_value("id")
+        fields = []
+        for raw_field in part.data.get("fields", []):
+            item = TomlTable(raw_field, "sections.fields", text, name)
+            new = _field(item, section_id, kinds)
+            if new.id in seen:
+                raise item.fail("id", f"mã trường «{new.id}» bị trùng.")
+            seen.add(new.id)
+            fields.append(new)
+        sections.append(Section(section_id, part.text_value("title"), tuple(fields)))
+    for required in IDENTITY_FIELDS:
+        if required not in seen:
+            raise ConfigError(f"Tệp {name}: biểu mẫu phải có trường «{required}».")
+
+    rules = tuple(_rule(TomlTable(r, "rules", text, name), seen) for r in data.get("rules", []))
+    return FormSpec(
+        title=head.text_value("title", "BÁO CÁO"),
+        sheet=head.text_value("sheet", "Báo cáo")[:31],
+        period_kinds=kinds,
+        sections=tuple(sections),
+        rules=rules,
+    )
+
+
+def _kinds(section: TomlTable, key: str, raw: Any) -> tuple[PeriodKind, ...]:
+    allowed = {k.value: k for k in PeriodKind}
+    if not isinstance(raw, list) or not raw or any(k not in allowed for k in raw):
+        raise section.fail(key, 'phải là danh sách gồm "year", "half", "quarter", "month".')
+    return tuple(allowed[k] for k in raw)
+
+
+def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...]) -> Field:
+    field_id = item.text_value("id")
+    if not _ID.match(field_id):
+        raise item.fail("id", f"«{field_id}» chỉ được gồm chữ thường không dấu, chữ số và _.")
+    kind = item.text_value("type", "count")
+    if kind not in FIELD_TYPES:
+        raise item.fail("type", f"«{kind}» không hợp lệ; dùng một trong: {', '.join(FIELD_TYPES)}.")
+    total = item.text_value("total", "flow" if kind in ("count", "money") else "none")
+    if total not in TOTALS:
+        raise item.fail("total", f"«{total}» không hợp lệ; dùng một trong: {', '.join(TOTALS)}.")
+    required = item.data.get("required", False)
+    if not isinstance(required, bool):
+        raise item.fail("required", "phải là true hoặc false.")
+    periods = form_kinds
+    if "periods" in item.data:
+        periods = _kinds(item, "periods", item.data["periods"])
+    choices = item.text_list("choices")
+    if kind == "choice" and not choices:
+        raise item.fail("choices", "trường kiểu choice phải có danh sách lựa chọn.")
+    return Field(
+        id=field_id,
+        label=item.text_value("label"),
+        type=kind,
+        total=total,
+        section=section_id,
+        unit=item.text_value("unit", "", allow_empty=True),
+        required=required,
+        periods=periods,
+        choices=choices,
+        help=item.text_value("help", "", allow_empty=True),
+    )
+
+
+def _rule(item: TomlTable, field_ids: set[str]) -> Rule:
+    rule_id = item.text_value("id")
+    level = item.text_value("level", "error")
+    if level not in LEVELS:
+        raise item.fail("level", 'phải là "error" (trả lại) hoặc "warning" (cảnh báo).')
+    check = item.text_value("check")
+    try:
+        parsed = _RULE_ENV.parse("{{ " + check + " }}")
+        _RULE_ENV.compile_expression(check)
+    except TemplateSyntaxError as exc:
+        raise item.fail(
+            "check", f"biểu thức của quy tắc «{rule_id}» sai cú pháp: {exc.message}"
+        ) from exc
+    names = frozenset(meta.find_undeclared_variables(parsed))
+    unknown = sorted(names - field_ids - RULE_CONTEXT_NAMES)
+    if unknown:
+        raise item.fail("check", f"quy tắc «{rule_id}» dùng trường không có: {', '.join(unknown)}.")
+    message = item.text_value("message")
+    try:
+        _RULE_ENV.parse(message)
+    except TemplateSyntaxError as exc:
+        raise item.fail(
+            "message", f"thông báo của quy tắc «{rule_id}» sai cú pháp: {exc.message}"
+        ) from exc
+    cells = item.text_list("cells") or tuple(sorted(names & field_ids))[:1]
+    bad_cells = [c for c in cells if c not in field_ids]
+    if bad_cells:
+        raise item.fail("cells", f"không có trường {', '.join(bad_cells)}.")
+    return Rule(rule_id, level, check, message, cells, names)

@@ -1,0 +1,340 @@
+"""Taking files out of inbox/: archive the bytes, check, record the outcome, answer, remove.
+
+The order is what makes a crash harmless: bytes archived (fsync'd) -> outcome committed in the
+ledger -> file removed from inbox/. A crash before the commit leaves the file in inbox/ to be
+taken again; a crash after it leaves a file whose drop is already recorded, which the next
+run recognises (same name, size, time and bytes) and only removes. Never lost, never twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archive import Archive, fsync_dir
+from .checks import check_workbook
+from .config import Config, Workspace
+from .feedback import feedback_file_name, write_feedback, write_unreadable_note
+from .form import FormSpec
+from .ledger import ACCEPTED, DUPLICATE, REJECTED, UNREADABLE, Ledger, Submission
+from .periods import Period
+from .problems import ERROR, Problem
+from .reader import Unreadable, read_workbook
+
+log = logging.getLogger("tonghop.intake")
+
+Clock = Callable[[], dt.datetime]
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
+_TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", "~")
+
+
+def local_now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def is_ignored(path: Path) -> bool:
+    """Office owner files, hidden and temporary files are never taken."""
+    name = path.name
+    lower = name.lower()
+    return (
+        name.startswith(("~$", ".~lock.", ".", "~"))
+        or lower in _IGNORED_NAMES
+        or lower.endswith(_TEMP_SUFFIXES)
+        or bool(re.match(r"^~.*\.tmp$", lower))
+    )
+
+
+def owner_file_present(path: Path) -> bool:
+    """True while Excel (``~$name``) or LibreOffice (``.~lock.name#``) has the file open."""
+    folder = path.parent
+    name = path.name
+    candidates = [folder / f"~${name}", folder / f".~lock.{name}#"]
+    if len(name) > 2:
+        candidates.append(folder / f"~${name[2:]}")  # Excel drops two chars on long names
+    return any(candidate.exists() for candidate in candidates)
+
+
+def scan_inbox(inbox: Path) -> list[Path]:
+    """Files waiting in inbox/ (subfolders included), oldest first."""
+    found: list[tuple[int, str, Path]] = []
+    if not inbox.is_dir():
+        return []
+    for root, dirs, files in os.walk(inbox):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            path = Path(root) / name
+            if is_ignored(path):
+                continue
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            found.append((stat.st_mtime_ns, str(path), path))
+    return [path for _, _, path in sorted(found)]
+
+
+@dataclass
+class IntakeResult:
+    """What happened to one file taken from inbox/."""
+
+    path: Path
+    submission: Submission
+    feedback: Path | None
+    recovered: bool = False
+
+    @property
+    def summary(self) -> str:
+        sub = self.submission
+        who = " ".join(x for x in (sub.branch_code, sub.period) if x)
+        text = f"{sub.source_name}: {sub.outcome_label}"
+        if who:
+            text += f" ({who})"
+        if sub.errors:
+            text += f", {sub.errors} lỗi"
+        if sub.warnings:
+            text += f", {sub.warnings} cảnh báo"
+        if self.recovered:
+            text += " — đã ghi nhận từ lần chạy trước"
+        return text
+
+
+class Intake:
+    """Processes inbox files of one workspace. Inject ``clock`` for exact tests."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        config: Config,
+        form: FormSpec,
+        ledger: Ledger,
+        *,
+        clock: Clock = local_now,
+    ) -> None:
+        self.workspace = workspace
+        self.config = config
+        self.form = form
+        self.ledger = ledger
+        self.archive = Archive(workspace.archive)
+        self.clock = clock
+
+    # --- public ------------------------------------------------------------------------
+    def process(
+        self,
+        paths: Iterable[Path],
+        *,
+        batch_size: int = 50,
+        crash_hook: Callable[[str], None] | None = None,
+    ) -> list[IntakeResult]:
+        """Take ``paths`` (files in inbox/), committing the ledger once per batch."""
+        results: list[IntakeResult] = []
+        batch: list[Path] = []
+        for path in paths:
+            batch.append(path)
+            if len(batch) >= batch_size:
+                results.extend(self._batch(batch, crash_hook))
+                batch = []
+        if batch:
+            results.extend(self._batch(batch, crash_hook))
+        return results
+
+    def process_inbox(self, **kwargs: object) -> list[IntakeResult]:
+        ready = [p for p in scan_inbox(self.workspace.inbox) if not owner_file_present(p)]
+        return self.process(ready, **kwargs)  # type: ignore[arg-type]
+
+    # --- one batch: one transaction, then the files leave inbox/ -----------------------------
+    def _batch(
+        self, paths: list[Path], crash_hook: Callable[[str], None] | None
+    ) -> list[IntakeResult]:
+        results: list[IntakeResult] = []
+        done: list[Path] = []
+        oversize: list[tuple[Path, str]] = []
+        with self.ledger.transaction():
+            for path in paths:
+                result = self._take(path, oversize, crash_hook)
+                if result is not None:
+                    results.append(result)
+                    done.append(path)
+            if crash_hook:
+                crash_hook("before-commit")
+        if crash_hook:
+            crash_hook("after-commit")
+        for path, name in oversize:
+            self.archive.keep_oversize(path, name)
+        for path in done:
+            if path.exists() and path not in {p for p, _ in oversize}:
+                path.unlink()
+        for folder in {p.parent for p in done}:
+            fsync_dir(folder)
+        for result in results:
+            sub = result.submission
+            log.info(
+                "%s\t%s\t%s\t%s\t%.0f ms",
+                sub.source_name,
+                sub.branch_code or "-",
+                sub.period or "-",
+                sub.outcome,
+                sub.elapsed_ms or 0,
+            )
+        return results
+
+    def _take(
+        self, path: Path, oversize: list[tuple[Path, str]], crash_hook: Callable[[str], None] | None
+    ) -> IntakeResult | None:
+        started = time.perf_counter()
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        source_name = self._source_name(path)
+        received = self.clock()
+
+        if stat.st_size > MAX_FILE_BYTES:
+            return self._take_oversize(path, source_name, stat, received, oversize, started)
+
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            log.warning("cannot read %s: %s", path, exc)
+            return None
+        sha256 = hashlib.sha256(data).hexdigest()
+        for earlier in self.ledger.find_drop(source_name, stat.st_size, stat.st_mtime_ns):
+            if earlier.sha256 == sha256:
+                return IntakeResult(path, earlier, None, recovered=True)
+
+        self.archive.put_bytes(data)
+        if crash_hook:
+            crash_hook("after-archive")
+        sub = Submission(
+            source_name=source_name,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            received_at=received,
+            outcome=UNREADABLE,
+            sha256=sha256,
+            archived_as=f"objects/{sha256[:2]}/{sha256}",
+        )
+        feedback: Path | None = None
+        first = self.ledger.first_with_sha(sha256)
+        if first is not None:
+            sub.outcome = DUPLICATE
+            sub.duplicate_of = first.id
+            sub.branch_code, sub.period = first.branch_code, first.period
+        else:
+            feedback = self._check(path, data, sub)
+        sub.elapsed_ms = (time.perf_counter() - started) * 1000
+        self.ledger.record(sub)
+        return IntakeResult(path, sub, feedback)
+
+    def _check(self, path: Path, data: bytes, sub: Submission) -> Path | None:
+        """Read and check; fills ``sub`` and writes the branch's feedback when there is any."""
+        try:
+            workbook = read_workbook(data)
+        except Unreadable as exc:
+            sub.outcome = UNREADABLE
+            sub.problems = [Problem(ERROR, exc.message)]
+            target = self._feedback_dir(None) / (
+                feedback_file_name(None, None, path.name, sub.received_at).rsplit(".", 1)[0]
+                + ".txt"
+            )
+            write_unreadable_note(path.name, exc.message, target)
+            sub.feedback = self._relative(target)
+            return target
+
+        result = check_workbook(
+            workbook,
+            self.form,
+            self.config,
+            today=sub.received_at.date(),
+            previous=self.ledger.previous_values,
+        )
+        sub.branch_code = result.branch_code
+        sub.period = result.period.code if result.period else None
+        sub.problems = result.problems
+        sub.values = result.values
+        ok = result.accepted and result.branch_code is not None and result.period is not None
+        sub.outcome = ACCEPTED if ok else REJECTED
+        if not result.problems:
+            return None
+        branch = self.config.branch(result.branch_code) if result.branch_code else None
+        suffix = ".xlsm" if path.suffix.lower() == ".xlsm" else ".xlsx"
+        name = feedback_file_name(sub.branch_code, sub.period, path.name, sub.received_at)
+        target = self._feedback_dir(result.period) / (name.rsplit(".", 1)[0] + suffix)
+        verdict = (
+            f"Báo cáo đã được tiếp nhận, có {sub.warnings} cảnh báo cần xem lại."
+            if ok
+            else f"Báo cáo chưa được tiếp nhận: có {sub.errors} lỗi cần sửa. "
+            "Hãy sửa các ô tô đỏ rồi gửi lại."
+        )
+        write_feedback(
+            path,
+            result.problems,
+            target,
+            branch_name=branch.name if branch else None,
+            period_label=result.period.label if result.period else None,
+            verdict=verdict,
+        )
+        sub.feedback = self._relative(target)
+        return target
+
+    def _take_oversize(
+        self,
+        path: Path,
+        source_name: str,
+        stat: os.stat_result,
+        received: dt.datetime,
+        oversize: list[tuple[Path, str]],
+        started: float,
+    ) -> IntakeResult:
+        for earlier in self.ledger.find_drop(source_name, stat.st_size, stat.st_mtime_ns):
+            if earlier.archived_as and earlier.archived_as.startswith("oversize/"):
+                oversize.append((path, earlier.archived_as.split("/", 1)[1]))
+                return IntakeResult(path, earlier, None, recovered=True)
+        megabytes = stat.st_size // (1024 * 1024)
+        message = (
+            f"Tệp quá lớn ({megabytes} MB) nên không đọc được; một báo cáo chỉ vài chục KB. "
+            "Hãy gửi đúng tệp biểu mẫu báo cáo (.xlsx) của chi bộ."
+        )
+        stamp = received.strftime("%Y%m%d-%H%M%S")
+        keep_as = f"{stamp}-{stat.st_ino}-{path.name}"
+        sub = Submission(
+            source_name=source_name,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            received_at=received,
+            outcome=UNREADABLE,
+            problems=[Problem(ERROR, message)],
+            archived_as=f"oversize/{keep_as}",
+        )
+        target = self._feedback_dir(None) / f"{Path(keep_as).stem}-phan-hoi.txt"
+        write_unreadable_note(path.name, message, target)
+        sub.feedback = self._relative(target)
+        sub.elapsed_ms = (time.perf_counter() - started) * 1000
+        self.ledger.record(sub)
+        oversize.append((path, keep_as))
+        return IntakeResult(path, sub, target)
+
+    # --- helpers -----------------------------------------------------------------------
+    def _source_name(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.workspace.inbox.resolve()).as_posix()
+        except ValueError:
+            return path.name
+
+    def _feedback_dir(self, period: Period | None) -> Path:
+        if period is None:
+            return self.workspace.outbox / "khong-doc-duoc"
+        return self.workspace.period_outbox(period) / "phan-hoi"
+
+    def _relative(self, target: Path) -> str:
+        try:
+            return target.relative_to(self.workspace.outbox).as_posix()
+        except ValueError:
+            return str(target)

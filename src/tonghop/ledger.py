@@ -1,0 +1,282 @@
+"""The SQLite ledger: one row per file received, with its outcome. Nothing is counted twice.
+
+Outcomes:
+- ``accepted``: counted; the newest accepted return of a branch and period is the one counted,
+  older ones become ``superseded`` (with ``superseded_by``);
+- ``duplicate``: the very same bytes were received before (``duplicate_of``);
+- ``rejected``: readable but with errors; ``unreadable``: not a workbook we can read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .periods import Period, PeriodError
+from .problems import Problem
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+SUPERSEDED = "superseded"
+REJECTED = "rejected"
+UNREADABLE = "unreadable"
+OUTCOMES = (ACCEPTED, DUPLICATE, SUPERSEDED, REJECTED, UNREADABLE)
+
+OUTCOME_LABELS = {
+    ACCEPTED: "Đã tiếp nhận",
+    DUPLICATE: "Trùng tệp đã nhận",
+    SUPERSEDED: "Đã được thay bằng bản mới hơn",
+    REJECTED: "Trả lại để sửa",
+    UNREADABLE: "Không đọc được tệp",
+}
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT,
+    source_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    branch_code TEXT,
+    period TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN
+        ('accepted', 'duplicate', 'superseded', 'rejected', 'unreadable')),
+    duplicate_of INTEGER REFERENCES submissions(id),
+    superseded_by INTEGER REFERENCES submissions(id),
+    errors INTEGER NOT NULL DEFAULT 0,
+    warnings INTEGER NOT NULL DEFAULT 0,
+    problems TEXT NOT NULL DEFAULT '[]',
+    payload TEXT,
+    feedback TEXT,
+    archived_as TEXT,
+    elapsed_ms REAL
+);
+CREATE INDEX IF NOT EXISTS submissions_branch_period ON submissions(branch_code, period);
+CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
+CREATE INDEX IF NOT EXISTS submissions_drop ON submissions(source_name, size, mtime_ns);
+CREATE INDEX IF NOT EXISTS submissions_outcome ON submissions(outcome, period);
+"""
+
+
+@dataclass
+class Submission:
+    """One received file as recorded in the ledger."""
+
+    source_name: str
+    size: int
+    mtime_ns: int
+    received_at: dt.datetime
+    outcome: str
+    sha256: str | None = None
+    branch_code: str | None = None
+    period: str | None = None
+    duplicate_of: int | None = None
+    superseded_by: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+    values: dict[str, Any] | None = None
+    feedback: str | None = None
+    archived_as: str | None = None
+    elapsed_ms: float | None = None
+    id: int | None = None
+
+    @property
+    def errors(self) -> int:
+        return sum(p.is_error for p in self.problems)
+
+    @property
+    def warnings(self) -> int:
+        return sum(not p.is_error for p in self.problems)
+
+    @property
+    def counted(self) -> bool:
+        return self.outcome == ACCEPTED
+
+    @property
+    def period_obj(self) -> Period | None:
+        try:
+            return Period.parse(self.period) if self.period else None
+        except PeriodError:
+            return None
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS[self.outcome]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+class Ledger:
+    """The ledger database, archive/ledger.sqlite3. Use as a context manager or close()."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed outcome survives a power cut before the file leaves inbox/.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- writing -----------------------------------------------------------------------
+    def record(self, sub: Submission) -> Submission:
+        """Insert ``sub``; an accepted return supersedes the older accepted one it replaces.
+
+        Call inside ``transaction()`` to group several files into one durable commit.
+        """
+        cursor = self._db.execute(
+            """INSERT INTO submissions (sha256, source_name, size, mtime_ns, received_at,
+                   branch_code, period, outcome, duplicate_of, errors, warnings, problems,
+                   payload, feedback, archived_as, elapsed_ms)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                sub.sha256,
+                sub.source_name,
+                sub.size,
+                sub.mtime_ns,
+                sub.received_at.isoformat(timespec="seconds"),
+                sub.branch_code,
+                sub.period,
+                sub.outcome,
+                sub.duplicate_of,
+                sub.errors,
+                sub.warnings,
+                json.dumps([p.to_dict() for p in sub.problems], ensure_ascii=False),
+                None
+                if sub.values is None
+                else json.dumps(sub.values, ensure_ascii=False, default=_json_default),
+                sub.feedback,
+                sub.archived_as,
+                sub.elapsed_ms,
+            ),
+        )
+        sub.id = cursor.lastrowid
+        if sub.outcome == ACCEPTED:
+            self._db.execute(
+                """UPDATE submissions SET outcome = ?, superseded_by = ?
+                   WHERE outcome = ? AND branch_code = ? AND period = ? AND id != ?""",
+                (SUPERSEDED, sub.id, ACCEPTED, sub.branch_code, sub.period, sub.id),
+            )
+        return sub
+
+    # --- reading -----------------------------------------------------------------------
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Submission]:
+        return [_from_row(row) for row in self._db.execute(sql, params)]
+
+    def get(self, submission_id: int) -> Submission | None:
+        rows = self._rows("SELECT * FROM submissions WHERE id = ?", (submission_id,))
+        return rows[0] if rows else None
+
+    def find_drop(self, source_name: str, size: int, mtime_ns: int) -> list[Submission]:
+        """Rows recorded for this very file in inbox/ (same name, size and time)."""
+        return self._rows(
+            "SELECT * FROM submissions WHERE source_name = ? AND size = ? AND mtime_ns = ?",
+            (source_name, size, mtime_ns),
+        )
+
+    def first_with_sha(self, sha256: str) -> Submission | None:
+        rows = self._rows(
+            "SELECT * FROM submissions WHERE sha256 = ? ORDER BY id LIMIT 1", (sha256,)
+        )
+        return rows[0] if rows else None
+
+    def all(self) -> list[Submission]:
+        return self._rows("SELECT * FROM submissions ORDER BY id")
+
+    def for_period(self, period: Period) -> list[Submission]:
+        return self._rows("SELECT * FROM submissions WHERE period = ? ORDER BY id", (period.code,))
+
+    def counted(self) -> list[Submission]:
+        """Every counted return: accepted, the newest per branch and period."""
+        return self._rows(f"SELECT * FROM submissions WHERE outcome = '{ACCEPTED}' ORDER BY id")
+
+    def counted_for(self, branch_code: str, period: Period) -> Submission | None:
+        rows = self._rows(
+            f"""SELECT * FROM submissions WHERE outcome = '{ACCEPTED}'
+                AND branch_code = ? AND period = ? ORDER BY id DESC LIMIT 1""",
+            (branch_code, period.code),
+        )
+        return rows[0] if rows else None
+
+    def previous_values(self, branch_code: str, period: Period) -> dict[str, Any] | None:
+        """The values of the branch's counted return ending the day before ``period`` starts.
+
+        Any kind of period qualifies (for 2024-H1: 2023, 2023-H2, 2023-Q4 or 2023-12); the
+        most recently received one wins.
+        """
+        day_before = period.start - dt.timedelta(days=1)
+        best: Submission | None = None
+        for sub in self._rows(
+            f"""SELECT * FROM submissions WHERE outcome = '{ACCEPTED}' AND branch_code = ?
+                ORDER BY id""",
+            (branch_code,),
+        ):
+            other = sub.period_obj
+            if other is not None and other.end == day_before:
+                best = sub
+        if best is None or best.values is None:
+            return None
+        return {**best.values, "period": best.period}
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+
+    def periods(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT period FROM submissions WHERE period IS NOT NULL"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+
+def _from_row(row: sqlite3.Row) -> Submission:
+    return Submission(
+        id=row["id"],
+        sha256=row["sha256"],
+        source_name=row["source_name"],
+        size=row["size"],
+        mtime_ns=row["mtime_ns"],
+        received_at=dt.datetime.fromisoformat(row["received_at"]),
+        branch_code=row["branch_code"],
+        period=row["period"],
+        outcome=row["outcome"],
+        duplicate_of=row["duplicate_of"],
+        superseded_by=row["superseded_by"],
+        problems=[Problem.from_dict(p) for p in json.loads(row["problems"])],
+        values=None if row["payload"] is None else json.loads(row["payload"]),
+        feedback=row["feedback"],
+        archived_as=row["archived_as"],
+        elapsed_ms=row["elapsed_ms"],
+    )

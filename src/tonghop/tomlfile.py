@@ -1,0 +1,87 @@
+"""Reading TOML files with errors a user can act on: Vietnamese, naming the key and line."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def read_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse a TOML file, turning syntax errors into a Vietnamese message with the line."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Tệp {path.name} không phải văn bản UTF-8. Hãy lưu lại tệp với mã hóa UTF-8."
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"Không đọc được tệp {path}: {exc.strerror}.") from exc
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"line (\d+), column (\d+)", str(exc))
+        place = f" ở dòng {where[1]}, cột {where[2]}" if where else ""
+        raise ConfigError(
+            f"Tệp {path.name} sai cú pháp TOML{place}. Hãy kiểm tra dấu ngoặc kép, dấu bằng "
+            "và tên mục [..] ở dòng đó."
+        ) from exc
+
+
+def key_line(text: str, section: str, key: str) -> int | None:
+    """The line where ``key`` is set inside ``[section]``, for pointing the user at it."""
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$", line)
+        if header:
+            current = header[1]
+            continue
+        if current == section and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return None
+
+
+class TomlTable:
+    """Typed access to one table of a TOML document, with errors naming the key and line."""
+
+    def __init__(self, data: Any, section: str, text: str, file_name: str) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"Tệp {file_name}: mục [{section}] phải là một bảng khóa = giá trị.")
+        self.data = data
+        self.section = section
+        self.text = text
+        self.file_name = file_name
+
+    def fail(self, key: str, what: str) -> ConfigError:
+        line = key_line(self.text, self.section, key)
+        where = f" (dòng {line})" if line else ""
+        return ConfigError(
+            f"Tệp {self.file_name}, khóa «{key}» trong mục [{self.section}]{where}: {what}"
+        )
+
+    def text_value(self, key: str, default: str | None = None, *, allow_empty: bool = False) -> str:
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.fail(key, "thiếu giá trị. Hãy thêm dòng " + f'{key} = "...".')
+        if not isinstance(value, str):
+            raise self.fail(key, "phải là một chuỗi chữ đặt trong dấu ngoặc kép.")
+        value = nfc(value)
+        if not value and not allow_empty:
+            raise self.fail(key, "không được để trống.")
+        return value
+
+    def text_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, 'phải là danh sách chuỗi, ví dụ ["Dòng 1", "Dòng 2"].')
+        return tuple(nfc(v) for v in value if nfc(v))
