@@ -17,8 +17,10 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import quote_sheetname
+from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .config import Branch, Config
@@ -38,11 +40,12 @@ INSTRUCTION = (
 )
 VALUE_COLUMN = "C"
 ID_COLUMN = "A"
-COLUMN_WIDTHS = {"A": 14, "B": 55, "C": 18, "D": 10}
-NARRATIVE_ROW_HEIGHT = 96
-# Characters of Times New Roman 12 pt that fit on one line of column B (width 55), kept low
-# so that an estimated row height is never too small.
-_LABEL_CHARS_PER_LINE = 50
+# Widths in characters of the default font, which _use_default_font sets to Times New Roman.
+COLUMN_WIDTHS = {"A": 14, "B": 53, "C": 17, "D": 10}
+NARRATIVE_ROW_HEIGHT = 90
+# Characters of Times New Roman 12 pt that fit on one line of column B (about 72 in Excel and
+# LibreOffice), kept low so that an estimated row height is never too small.
+_LABEL_CHARS_PER_LINE = 64
 _LINE_HEIGHT = 16.5
 
 # Excel limits on data validation texts; longer texts make Excel "repair" the file.
@@ -107,6 +110,7 @@ def write_blank_form(
     values["period"] = period.code
 
     wb = Workbook()
+    use_default_font(wb)
     ws = wb.active
     assert ws is not None
     ws.title = form.sheet
@@ -120,11 +124,13 @@ def write_blank_form(
 
     row = _write_header(ws, form, config, branch, period)
     validations: dict[str, DataValidation] = {}
+    blocks: list[tuple[int, int]] = []
     for section in form.sections:
         section_fields = [f for f in section.fields if f.id in asked]
         if not section_fields:
             continue
         row += 1
+        blocks.append((row, row + len(section_fields)))
         _write_section_heading(ws, row, section.title)
         for field in section_fields:
             row += 1
@@ -139,6 +145,7 @@ def write_blank_form(
     ws.protection.formatRows = False
     ws.protection.formatColumns = False
     _page_setup(ws, last_row)
+    _keep_sections_together(ws, blocks)
     ws.sheet_view.selection[0].activeCell = _first_input_cell(ws, last_row)
     ws.sheet_view.selection[0].sqref = ws.sheet_view.selection[0].activeCell
 
@@ -150,6 +157,18 @@ def write_blank_form(
     finally:
         temp.unlink(missing_ok=True)
     return out_path
+
+
+def use_default_font(wb: Workbook) -> None:
+    """Make Times New Roman 12 the workbook's default (Normal style) font.
+
+    Column widths are counted in characters of the default font, so this keeps the layout the
+    same in Excel, WPS and LibreOffice whether or not Calibri is installed. openpyxl has no
+    public API for it; call right after ``Workbook()``, before any cell is styled.
+    """
+    font = Font(name=FONT_NAME, size=FONT_SIZE, family=1)
+    wb._fonts = IndexedList([font])
+    wb._named_styles["Normal"].font = font
 
 
 # --- layout -----------------------------------------------------------------------------
@@ -207,7 +226,7 @@ def _write_section_heading(ws: Worksheet, row: int, title: str) -> None:
     for column in "BCD":
         ws[f"{column}{row}"].border = _BORDER
         ws[f"{column}{row}"].fill = fill
-    ws.row_dimensions[row].height = _rows_for(title, _LABEL_CHARS_PER_LINE + 12) * _LINE_HEIGHT + 3
+    ws.row_dimensions[row].height = _rows_for(title, _LABEL_CHARS_PER_LINE + 14) * _LINE_HEIGHT + 3
 
 
 def _write_field_row(ws: Worksheet, row: int, field: Field, value: object) -> None:
@@ -295,7 +314,7 @@ def _page_setup(ws: Worksheet, last_row: int) -> None:
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
-    ws.page_margins.left = 0.6
+    ws.page_margins.left = 0.5
     ws.page_margins.right = 0.5
     ws.page_margins.top = 0.6
     ws.page_margins.bottom = 0.6
@@ -304,6 +323,37 @@ def _page_setup(ws: Worksheet, last_row: int) -> None:
     ws.oddFooter.center.text = "Trang &P/&N"
     ws.oddFooter.center.font = f"{FONT_NAME},Regular"
     ws.oddFooter.center.size = 10
+
+
+# A4 height less the top and bottom margins, in points, with a little room for rounding.
+_PAGE_BODY_HEIGHT = 841.89 - 2 * 0.6 * 72 - 12
+
+
+def _keep_sections_together(ws: Worksheet, blocks: list[tuple[int, int]]) -> None:
+    """Manual page breaks so that a short section is not split and no heading is orphaned.
+
+    Every row has an explicit height, so where the pages end is known in advance (the sheet
+    prints at 100 %: its columns are narrower than the page).
+    """
+
+    def height(row: int) -> float:
+        return ws.row_dimensions[row].height or 15.75
+
+    used = sum(height(r) for r in range(1, blocks[0][0])) if blocks else 0.0
+    for first, last in blocks:
+        size = sum(height(r) for r in range(first, last + 1))
+        if used + size <= _PAGE_BODY_HEIGHT:
+            used += size
+            continue
+        heading_and_two = sum(height(r) for r in range(first, min(first + 2, last) + 1))
+        if size <= _PAGE_BODY_HEIGHT / 2 or used + heading_and_two > _PAGE_BODY_HEIGHT:
+            ws.row_breaks.append(Break(id=first - 1))
+            used = 0.0
+        for row in range(first, last + 1):
+            if used + height(row) > _PAGE_BODY_HEIGHT and used > 0:
+                ws.row_breaks.append(Break(id=row - 1))
+                used = 0.0
+            used += height(row)
 
 
 # --- data validation -----------------------------------------------------------------------

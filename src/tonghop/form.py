@@ -80,12 +80,31 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A figure computed from totals, e.g. removed = expelled + struck_off + resigned."""
+
+    id: str
+    label: str
+    unit: str
+    formula: str
+
+    @cached_property
+    def _compiled(self) -> Any:
+        return _RULE_ENV.compile_expression(self.formula, undefined_to_none=False)
+
+    def compute(self, values: dict[str, Any]) -> Any:
+        return self._compiled(**values)
+
+
+@dataclass(frozen=True)
 class FormSpec:
     title: str
     sheet: str
     period_kinds: tuple[PeriodKind, ...]
     sections: tuple[Section, ...]
     rules: tuple[Rule, ...] = field(default=())
+    derived: tuple[Derived, ...] = field(default=())
+    shares: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def fields(self) -> dict[str, Field]:
@@ -143,13 +162,64 @@ def load_form(path: Path) -> FormSpec:
             raise ConfigError(f"Tệp {name}: biểu mẫu phải có trường «{required}».")
 
     rules = tuple(_rule(TomlTable(r, "rules", text, name), seen) for r in data.get("rules", []))
+    _check_rules_run(rules, seen)
+    derived = _derived(data.get("derived", {}), seen, text, name)
+    shares_table = TomlTable(data.get("shares"), "shares", text, name)
+    shares: dict[str, str] = {}
+    for key, whole in shares_table.data.items():
+        if key not in seen or not isinstance(whole, str) or whole not in seen:
+            raise shares_table.fail(key, "phải là mã trường, ví dụ commitments = \"members_end\".")
+        shares[key] = whole
     return FormSpec(
         title=head.text_value("title", "BÁO CÁO"),
         sheet=head.text_value("sheet", "Báo cáo")[:31],
         period_kinds=kinds,
         sections=tuple(sections),
         rules=rules,
+        derived=derived,
+        shares=shares,
     )
+
+
+def _check_rules_run(rules: tuple[Rule, ...], field_ids: set[str]) -> None:
+    """Run every rule once on zeros so a rule that cannot be evaluated fails here, not later."""
+    zeros: dict[str, Any] = dict.fromkeys(field_ids, 0)
+    zeros["previous"] = None
+    zeros["period_kind"] = "year"
+    for rule in rules:
+        try:
+            rule.holds(zeros)
+        except Exception as exc:
+            raise ConfigError(
+                f"Tệp form.toml: quy tắc «{rule.id}» không tính được trên số liệu mẫu ({exc})."
+            ) from exc
+
+
+def _derived(raw: Any, field_ids: set[str], text: str, name: str) -> tuple[Derived, ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Tệp {name}: mục [derived] phải là các bảng [derived.ten_so_lieu].")
+    out = []
+    for derived_id, body in raw.items():
+        table = TomlTable(body, f"derived.{derived_id}", text, name)
+        if not _ID.match(derived_id) or derived_id in field_ids:
+            raise table.fail("formula", f"tên «{derived_id}» không hợp lệ hoặc trùng mã trường.")
+        formula = table.text_value("formula")
+        try:
+            parsed = _RULE_ENV.parse("{{ " + formula + " }}")
+        except TemplateSyntaxError as exc:
+            raise table.fail("formula", f"công thức sai cú pháp: {exc.message}") from exc
+        unknown = sorted(set(meta.find_undeclared_variables(parsed)) - field_ids)
+        if unknown:
+            raise table.fail("formula", f"dùng trường không có: {', '.join(unknown)}.")
+        out.append(
+            Derived(
+                id=derived_id,
+                label=table.text_value("label"),
+                unit=table.text_value("unit", "", allow_empty=True),
+                formula=formula,
+            )
+        )
+    return tuple(out)
 
 
 def _kinds(section: TomlTable, key: str, raw: Any) -> tuple[PeriodKind, ...]:
