@@ -267,6 +267,26 @@ def make_table(container, rows: int, widths_mm: list[float], *, borders: bool) -
     return table
 
 
+def narrow_cell_margins(table: Table, mm: float = 1.0) -> None:
+    """Left and right cell padding of ``mm`` (Word's default is 1.9 mm)."""
+    margins = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        e = OxmlElement(f"w:{side}")
+        e.set(qn("w:w"), str(round(mm * 56.6929)))
+        e.set(qn("w:type"), "dxa")
+        margins.append(e)
+    tbl_pr = table._tbl.tblPr
+    look = tbl_pr.find(qn("w:tblLook"))
+    if look is not None:
+        look.addprevious(margins)
+    else:
+        tbl_pr.append(margins)
+
+
+def cant_split(row) -> None:
+    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+
+
 def repeat_header(row) -> None:
     tr_pr = row._tr.get_or_add_trPr()
     element = OxmlElement("w:tblHeader")
@@ -558,10 +578,13 @@ def build_body(document) -> None:
             run(p, text, bold=True, italic=True)
         else:
             run(p, text)
+    # the closing sentence stays on the page of the signature block
+    p.paragraph_format.keep_with_next = True
 
 
 def build_signature(document) -> None:
     table = make_table(document, 1, [80, 85], borders=False)
+    cant_split(table.rows[0])
     left, right = table.cell(0, 0), table.cell(0, 1)
     first = [True]
     heading = line(left, first, "Nơi nhận:", align=LEFT, underline=True, italic=False)
@@ -582,14 +605,14 @@ def build_signature(document) -> None:
 
 
 APPENDIX_COLUMNS = [
-    ("STT", 10, "{{ loop.index }}", "Tổng cộng"),
-    ("Chi bộ", 45, "{{ b.name }}", None),
+    ("STT", 12, "{{ loop.index }}", "Tổng cộng"),
+    ("Chi bộ", 43, "{{ b.name }}", None),
     ("Đảng viên đầu kỳ", 18,
      "{% if b.reported %}{{ b.values.members_start|so }}{% else %}–{% endif %}",
      "{{ total.members_start|so }}"),
-    ("Kết nạp", 16, "{% if b.reported %}{{ b.values.admitted|so }}{% else %}–{% endif %}",
+    ("Kết nạp", 15, "{% if b.reported %}{{ b.values.admitted|so }}{% else %}–{% endif %}",
      "{{ total.admitted|so }}"),
-    ("Đưa ra khỏi Đảng", 18, "{% if b.reported %}{{ b.removed|so }}{% else %}–{% endif %}",
+    ("Đưa ra khỏi Đảng", 17, "{% if b.reported %}{{ b.removed|so }}{% else %}–{% endif %}",
      "{{ total.removed|so }}"),
     ("Đảng viên cuối kỳ", 18,
      "{% if b.reported %}{{ b.values.members_end|so }}{% else %}–{% endif %}",
@@ -597,8 +620,8 @@ APPENDIX_COLUMNS = [
     ("Kiểm tra, giám sát (lượt)", 18,
      "{% if b.reported %}{{ b.values.inspections_received|so }}{% else %}–{% endif %}",
      "{{ total.inspections_received|so }}"),
-    ("Tình trạng", 22, "{{ b.outcome or ('Đã nộp' if b.reported else 'Chưa nộp') }}",
-     "{{ reported_count|so }}/{{ expected_count|so }} đã nộp"),
+    ("Tình trạng", 24, "{{ b.outcome or ('Đã nộp' if b.reported else 'Chưa nộp') }}",
+     "{{ reported_count|so }}/{{ expected_count|so }}"),
 ]
 
 
@@ -626,6 +649,7 @@ def build_appendix(document) -> None:
 
     widths = [width for _, width, _, _ in APPENDIX_COLUMNS]
     table = make_table(document, 5, widths, borders=True)
+    narrow_cell_margins(table)
     header, loop_start, data, loop_end, total = table.rows
     repeat_header(header)
     for index, (title, _, cell_text, total_text) in enumerate(APPENDIX_COLUMNS):

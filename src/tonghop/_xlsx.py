@@ -15,6 +15,7 @@ import posixpath
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from urllib.parse import unquote
 
@@ -132,6 +133,7 @@ class Package:
     def __init__(self, data: bytes) -> None:
         _check_entry_count(data)
         try:
+            self.data = data
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self.zip.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
@@ -176,16 +178,23 @@ class Package:
             raise Broken("corrupt", f"compression {info.compress_type}")
         if info.file_size > limit:
             raise Broken("too_large", f"{info.filename}: {info.file_size} bytes")
+        start = info.header_offset
+        header = self.data[start : start + 30]
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise Broken("corrupt", f"{info.filename}: local header")
+        name_length, extra_length = struct.unpack_from("<HH", header, 26)
+        start += 30 + name_length + extra_length
+        packed = self.data[start : start + info.compress_size]
         try:
-            with self.zip.open(info) as handle:
-                # an explicit size bounds every inflate call; a lying header fails the CRC
-                data = handle.read(info.file_size + 1)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError) as exc:
-            raise Broken("corrupt", str(exc)) from exc
-        except (struct.error, NotImplementedError, UnicodeDecodeError) as exc:
-            raise Broken("corrupt", str(exc)) from exc
-        if len(data) != info.file_size:
-            raise Broken("corrupt", f"{info.filename}: truncated")
+            if info.compress_type == zipfile.ZIP_STORED:
+                data = packed
+            else:
+                # max_length bounds the output whatever the header claims
+                data = zlib.decompressobj(-15).decompress(packed, info.file_size + 1)
+        except zlib.error as exc:
+            raise Broken("corrupt", f"{info.filename}: {exc}") from exc
+        if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+            raise Broken("corrupt", f"{info.filename}: truncated or bad CRC")
         return data
 
 
@@ -334,16 +343,16 @@ class SheetScan:
 
     def scan(
         self, data: bytes, keep_cols: frozenset[int], keep_cells: set[tuple[int, int]]
-    ) -> tuple[list[RawCell], dict[str, tuple[int, int, str]], list[tuple[int, int, str]]]:
-        """Cells of one worksheet that are in ``keep_cols`` or ``keep_cells`` and not empty.
+    ) -> tuple[list[RawCell], list[tuple[int, int, str]]]:
+        """Non-empty cells of one worksheet that are in ``keep_cols`` or ``keep_cells``.
 
-        Also returns the shared-formula masters (si -> row, col, text) and the kept cells
-        that depend on one (row, col, si), so that the reader can rebuild their formulas.
+        Also returns the kept cells whose formula is a shared one written only on its master
+        cell (row, col, si); :func:`shared_masters` finds those masters in a second pass.
         """
         kept: list[RawCell] = []
-        masters: dict[str, tuple[int, int, str]] = {}
         dependents: list[tuple[int, int, str]] = []
         row = 0
+        columns = _COLUMNS
         for row_element in _rows(data):
             self.rows += 1
             if self.rows > MAX_ROWS_SCANNED:
@@ -356,55 +365,73 @@ class SheetScan:
             ns = tag[: tag.rfind("}") + 1]
             c_tag, v_tag, f_tag, is_tag = ns + "c", ns + "v", ns + "f", ns + "is"
             col = 0
+            self.cells += len(row_element)
+            if self.cells > MAX_CELLS_SCANNED:
+                raise Broken("too_large", "cells")
             for c in row_element:
                 if c.tag != c_tag:
                     continue
-                self.cells += 1
-                if self.cells > MAX_CELLS_SCANNED:
-                    raise Broken("too_large", "cells")
                 ref = c.get("r")
                 cell_row = row
                 if ref:
-                    position = split_ref(ref)
-                    if position is None:
+                    letters = ref.rstrip("0123456789")
+                    col = columns.get(letters) or _checked_column(letters)
+                    digits = ref[len(letters) :]
+                    cell_row = int(digits) if digits.isdigit() else 0
+                    if not 1 <= cell_row <= MAX_ROW:
                         raise Broken("corrupt", f"cell {ref!r}")
-                    cell_row, col = position
                 else:
                     col += 1
                     if col > MAX_COL:
                         raise Broken("corrupt", "column")
-                f = c.find(f_tag)
-                formula = None
-                if f is not None:
-                    formula = f.text or ""
-                    if f.get("t") == "shared":
-                        si = f.get("si") or ""
-                        if formula and len(masters) < MAX_CELLS_SCANNED:
-                            masters.setdefault(si, (cell_row, col, formula))
-                        elif not formula and (col in keep_cols or (cell_row, col) in keep_cells):
-                            dependents.append((cell_row, col, si))
-                if not (col in keep_cols or (cell_row, col) in keep_cells):
+                if col not in keep_cols and (cell_row, col) not in keep_cells:
                     continue
-                kind = c.get("t") or "n"
-                v = c.find(v_tag)
-                if kind == "inlineStr":
-                    inline = c.find(is_tag)
-                    if inline is not None:
-                        text: str | None = text_of(inline, ns + "t", ns + "r")
-                        has_value = True
-                    else:
-                        text, has_value = (v.text or "", True) if v is not None else (None, False)
-                elif v is not None:
-                    text, has_value = v.text, True
-                else:
-                    text, has_value = None, False
+                text = formula = None
+                has_value = False
+                for child in c:
+                    child_tag = child.tag
+                    if child_tag == v_tag:
+                        if not has_value:
+                            text, has_value = child.text, True
+                    elif child_tag == f_tag:
+                        formula = child.text or ""
+                        if not formula and child.get("t") == "shared":
+                            dependents.append((cell_row, col, child.get("si") or ""))
+                    elif child_tag == is_tag:
+                        text, has_value = text_of(child, ns + "t", ns + "r"), True
                 if text is None and formula is None and not has_value:
                     continue
                 self.kept += 1
                 if self.kept > MAX_CELLS_KEPT:
                     raise Broken("too_large", "kept cells")
-                kept.append((cell_row, col, kind, text, formula, has_value))
-        return kept, masters, dependents
+                kept.append((cell_row, col, c.get("t") or "n", text, formula, has_value))
+        return kept, dependents
+
+
+def _checked_column(letters: str) -> int:
+    if not (0 < len(letters) <= 3 and letters.isascii() and letters.isalpha()):
+        raise Broken("corrupt", f"column {letters!r}")
+    col = column_index(letters)
+    if col > MAX_COL:
+        raise Broken("corrupt", f"column {letters!r}")
+    return col
+
+
+def shared_masters(data: bytes, wanted: set[str]) -> dict[str, tuple[int, int, str]]:
+    """si -> (row, col, formula text) of the master cells of the wanted shared formulas."""
+    masters: dict[str, tuple[int, int, str]] = {}
+    for row_element in _rows(data):
+        for c in row_element:
+            for child in c:
+                if local(child.tag) != "f" or child.get("t") != "shared" or not child.text:
+                    continue
+                si = child.get("si") or ""
+                position = split_ref(c.get("r") or "")
+                if si in wanted and si not in masters and position is not None:
+                    masters[si] = (*position, child.text)
+                    if len(masters) == len(wanted):
+                        return masters
+    return masters
 
 
 def _rows(data: bytes) -> Iterator[etree._Element]:

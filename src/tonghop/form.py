@@ -168,7 +168,7 @@ def load_form(path: Path) -> FormSpec:
     shares: dict[str, str] = {}
     for key, whole in shares_table.data.items():
         if key not in seen or not isinstance(whole, str) or whole not in seen:
-            raise shares_table.fail(key, "phải là mã trường, ví dụ commitments = \"members_end\".")
+            raise shares_table.fail(key, 'phải là mã trường, ví dụ commitments = "members_end".')
         shares[key] = whole
     return FormSpec(
         title=head.text_value("title", "BÁO CÁO"),

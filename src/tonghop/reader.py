@@ -221,11 +221,13 @@ def _as_text(data: bytes) -> str | None:
 
 
 def _workbook_part(package: Package) -> str | None:
-    """Name of the workbook part: from _rels/.rels, else the usual xl/workbook.xml."""
+    """Name of the workbook part: the usual xl/workbook.xml, else what _rels/.rels says."""
+    if package.has("xl/workbook.xml"):
+        return "xl/workbook.xml"
     for kind, target in _xlsx.relationships(package, "_rels/.rels", "").values():
         if kind.endswith("/officeDocument") and target.endswith(".xml") and package.has(target):
             return target
-    return "xl/workbook.xml" if package.has("xl/workbook.xml") else None
+    return None
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -307,17 +309,17 @@ def _read_package(package: Package, value_col: int) -> Workbook:
 
     scan = _xlsx.SheetScan()
     keep_cols = frozenset((1, value_col))
-    raw: list[tuple[str, list[_xlsx.RawCell], dict, list]] = []
+    raw: list[tuple[str, list[_xlsx.RawCell], dict[tuple[int, int], str]]] = []
     for name, part in sheets:
         data = package.read(part) if part else None
         if data is not None:
-            raw.append((name, *scan.scan(data, keep_cols, wanted[name])))
+            kept, dependents = scan.scan(data, keep_cols, wanted[name])
+            raw.append((name, kept, _shared_formulas(data, dependents)))
     strings = _shared_strings(package, rels, raw)
 
     cells: dict[str, dict[str, Cell]] = {}
-    for name, kept, masters, dependents in raw:
+    for name, kept, formulas in raw:
         cells[name] = sheet_cells = {}
-        formulas = _shared_formulas(masters, dependents)
         for row, col, kind, text, formula, has_value in kept:
             ref = column_letters(col) + str(row)
             if formula == "" and (row, col) in formulas:
@@ -387,7 +389,7 @@ def _name_target(text: str, sheets: dict[str, str]) -> tuple[str, int, int] | No
 
 def _shared_strings(package: Package, rels: dict, raw: list) -> list[str]:
     needed = 0
-    for _, kept, _, _ in raw:
+    for _, kept, _ in raw:
         for _, _, kind, text, _, _ in kept:
             if kind == "s" and text:
                 needed = max(needed, _index(text) + 1)
@@ -409,11 +411,13 @@ def _index(text: str) -> int:
     return index
 
 
-def _shared_formulas(masters: dict, dependents: list) -> dict[tuple[int, int], str]:
+def _shared_formulas(data: bytes, dependents: list) -> dict[tuple[int, int], str]:
     """Formula text of shared-formula dependents, translated from their master cell."""
     if not dependents:
         return {}
     from openpyxl.formula.translate import Translator  # only needed for shared formulas
+
+    masters = _xlsx.shared_masters(data, {si for _, _, si in dependents})
 
     found: dict[tuple[int, int], str] = {}
     for row, col, si in dependents:

@@ -111,8 +111,11 @@ def _display(path: Path) -> str:
 _DOCXTPL_TAGS = {"p", "tr", "tc", "r"}
 _SYNTAX_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
-        re.compile(r"Unexpected end of template.*?innermost block that needs to be closed "
-                   r"is '(\w+)'", re.S),
+        re.compile(
+            r"Unexpected end of template.*?innermost block that needs to be closed "
+            r"is '(\w+)'",
+            re.S,
+        ),
         "thẻ {{%% {0} %%}} chưa được đóng (thiếu {{%% end{0} %%}})",
     ),
     (
@@ -190,9 +193,7 @@ def _template_line(tb: TracebackType | None) -> int | None:
 def _snippet(xml_line: str, limit: int = 90) -> str:
     """Visible text of one line of template XML (one paragraph), shortened."""
     text = re.sub(r"<[^>]+>", "", xml_line)
-    text = " ".join(
-        text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split()
-    )
+    text = " ".join(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

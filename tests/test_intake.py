@@ -1,0 +1,230 @@
+"""Intake: every file archived, recorded once, answered, then removed from inbox/."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+
+import pytest
+
+from tonghop import intake as intake_module
+from tonghop.archive import Archive
+from tonghop.intake import Intake, is_ignored, owner_file_present, scan_inbox
+from tonghop.ledger import ACCEPTED, DUPLICATE, REJECTED, SUPERSEDED, UNREADABLE, Ledger
+
+
+class Crash(Exception):
+    """Stands for the process dying at a given point."""
+
+
+def make_intake(workspace, config, form, ledger, clock) -> Intake:
+    return Intake(workspace, config, form, ledger, clock=clock)
+
+
+def test_accepted_return_is_archived_recorded_and_removed(
+    workspace, config, form, ledger, clock, make_return
+):
+    path = make_return("LT1", "2024-H1")
+    data = path.read_bytes()
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+
+    assert [r.submission.outcome for r in results] == [ACCEPTED]
+    sub = results[0].submission
+    assert (sub.branch_code, sub.period) == ("LT1", "2024-H1")
+    assert sub.values["admitted"] == 2
+    assert not path.exists()
+    sha = hashlib.sha256(data).hexdigest()
+    assert Archive(workspace.archive).read(sha) == data
+    assert ledger.count() == 1
+    assert results[0].feedback is None
+
+
+def test_identical_bytes_twice_is_a_duplicate_and_counts_once(
+    workspace, config, form, ledger, clock, make_return
+):
+    first = make_return("LT1", "2024-H1")
+    copy = workspace.inbox / "ban-sao.xlsx"
+    shutil.copy(first, copy)
+    os.utime(copy, ns=(first.stat().st_mtime_ns + 10**9,) * 2)
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+
+    outcomes = sorted(r.submission.outcome for r in results)
+    assert outcomes == [ACCEPTED, DUPLICATE]
+    dup = next(r.submission for r in results if r.submission.outcome == DUPLICATE)
+    original = next(r.submission for r in results if r.submission.outcome == ACCEPTED)
+    assert dup.duplicate_of == original.id
+    assert len(ledger.counted()) == 1
+    assert list(workspace.inbox.iterdir()) == []
+
+
+def test_newer_accepted_return_supersedes_older(
+    workspace, config, form, ledger, clock, make_return
+):
+    intake = make_intake(workspace, config, form, ledger, clock)
+    make_return("LT1", "2024-H1", admitted=2)
+    intake.process_inbox()
+    clock.advance(hours=2)
+    make_return("LT1", "2024-H1", name="sua-lai.xlsx", admitted=5)
+    intake.process_inbox()
+
+    rows = ledger.all()
+    assert [r.outcome for r in rows] == [SUPERSEDED, ACCEPTED]
+    assert rows[0].superseded_by == rows[1].id
+    counted = ledger.counted()
+    assert len(counted) == 1 and counted[0].values["admitted"] == 5
+
+
+def test_corrected_version_after_a_rejected_one(
+    workspace, config, form, ledger, clock, make_return
+):
+    intake = make_intake(workspace, config, form, ledger, clock)
+    make_return("TL1", "2024-H1", members_end=999)
+    first = intake.process_inbox()
+    assert first[0].submission.outcome == REJECTED
+    assert first[0].feedback is not None and first[0].feedback.exists()
+    clock.advance(days=1)
+    make_return("TL1", "2024-H1", name="da-sua.xlsx")
+    second = intake.process_inbox()
+    assert second[0].submission.outcome == ACCEPTED
+    assert [r.outcome for r in ledger.all()] == [REJECTED, ACCEPTED]
+    assert ledger.counted_for("TL1", second[0].submission.period_obj).id == second[0].submission.id
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected_word"),
+    [
+        ("cu.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 1024, ".xls"),
+        ("rong.xlsx", b"", "rỗng"),
+        ("bang.csv", "Mã,Số\nLT1,12\n".encode(), "CSV"),
+        ("rac.xlsx", os.urandom(3000), "Excel"),
+    ],
+)
+def test_unreadable_files_get_a_note_and_are_recorded(
+    workspace, config, form, ledger, clock, name, content, expected_word
+):
+    (workspace.inbox / name).write_bytes(content)
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+
+    assert [r.submission.outcome for r in results] == [UNREADABLE]
+    note = results[0].feedback
+    assert note is not None and note.suffix == ".txt"
+    text = note.read_text(encoding="utf-8-sig")
+    assert name in text
+    assert expected_word.lower() in text.lower()
+    assert not (workspace.inbox / name).exists()
+
+
+def test_crash_after_archiving_before_ledger_then_rerun_records_exactly_once(
+    workspace, config, form, clock, make_return
+):
+    for code in ("LT1", "LT2", "TL1"):
+        make_return(code, "2024-H1")
+    calls = {"n": 0}
+
+    def die_on_second_file(point: str) -> None:
+        if point == "after-archive":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise Crash
+
+    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+        with pytest.raises(Crash):
+            make_intake(workspace, config, form, ledger, clock).process_inbox(
+                crash_hook=die_on_second_file
+            )
+        # The batch's transaction never committed: nothing recorded, nothing removed.
+        assert ledger.count() == 0
+    assert len(scan_inbox(workspace.inbox)) == 3
+
+    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+        results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+        assert sorted(r.submission.branch_code for r in results) == ["LT1", "LT2", "TL1"]
+        assert ledger.count() == 3
+        assert len(ledger.counted()) == 3
+    assert scan_inbox(workspace.inbox) == []
+
+
+def test_crash_after_commit_before_removal_is_finished_not_recounted(
+    workspace, config, form, clock, make_return
+):
+    make_return("LT1", "2024-H1")
+
+    def die_after_commit(point: str) -> None:
+        if point == "after-commit":
+            raise Crash
+
+    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+        with pytest.raises(Crash):
+            make_intake(workspace, config, form, ledger, clock).process_inbox(
+                crash_hook=die_after_commit
+            )
+        assert ledger.count() == 1
+    assert len(scan_inbox(workspace.inbox)) == 1  # recorded but not yet removed
+
+    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+        results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+        assert [r.recovered for r in results] == [True]
+        assert ledger.count() == 1
+        assert [r.outcome for r in ledger.all()] == [ACCEPTED]
+    assert scan_inbox(workspace.inbox) == []
+
+
+def test_owner_temporary_and_hidden_files_are_left_alone(workspace, config, form, ledger, clock):
+    names = ["~$bao-cao.xlsx", ".~lock.bao-cao.xlsx#", ".an.xlsx", "tai-ve.crdownload", "x.tmp"]
+    for name in names:
+        (workspace.inbox / name).write_bytes(b"owner")
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+    assert results == []
+    assert sorted(p.name for p in workspace.inbox.iterdir()) == sorted(names)
+    assert all(is_ignored(workspace.inbox / n) for n in names)
+
+
+def test_a_file_open_in_excel_waits(workspace, config, form, ledger, clock, make_return):
+    path = make_return("LT1", "2024-H1", name="bao-cao.xlsx")
+    owner = workspace.inbox / "~$bao-cao.xlsx"
+    owner.write_bytes(b"x")
+    assert owner_file_present(path)
+    assert make_intake(workspace, config, form, ledger, clock).process_inbox() == []
+    owner.unlink()
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+    assert [r.submission.outcome for r in results] == [ACCEPTED]
+
+
+def test_returns_in_subfolders_are_taken(workspace, config, form, ledger, clock, make_return):
+    make_return("LT1", "2024-H1", folder=workspace.inbox / "LT1")
+    make_return("LT2", "2024-H1", folder=workspace.inbox / "LT2" / "dot-2")
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+    assert sorted(r.submission.source_name for r in results) == [
+        "LT1/bao-cao-LT1-2024-H1.xlsx",
+        "LT2/dot-2/bao-cao-LT2-2024-H1.xlsx",
+    ]
+
+
+def test_oversize_file_is_moved_to_archive_without_reading(
+    workspace, config, form, ledger, clock, monkeypatch
+):
+    monkeypatch.setattr(intake_module, "MAX_FILE_BYTES", 1000)
+    big = workspace.inbox / "video.xlsx"
+    with open(big, "wb") as handle:
+        handle.truncate(5000)  # sparse
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+    sub = results[0].submission
+    assert sub.outcome == UNREADABLE
+    assert "quá lớn" in sub.problems[0].message
+    assert not big.exists()
+    assert (workspace.archive / sub.archived_as).stat().st_size == 5000
+
+
+def test_warning_return_is_accepted_with_feedback(
+    workspace, config, form, ledger, clock, make_return
+):
+    intake = make_intake(workspace, config, form, ledger, clock)
+    make_return("LT1", "2023", members_start=20)
+    intake.process_inbox()
+    make_return("LT1", "2024-H1", members_start=30)  # 2023 ended with 22
+    results = intake.process_inbox()
+    sub = results[0].submission
+    assert sub.outcome == ACCEPTED
+    assert sub.warnings == 1 and sub.problems[0].rule == "continuity"
+    assert results[0].feedback is not None and results[0].feedback.exists()
