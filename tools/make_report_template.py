@@ -66,8 +66,8 @@ def _set_complex_size(rpr, half_points: int) -> None:
 def setup_styles(document) -> None:
     styles_element = document.styles.element
     # Document defaults: every style, table and header inherits these.
-    rpr_default = styles_element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(
-        qn("w:rPr")
+    rpr_default = (
+        styles_element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
     )
     _set_fonts(rpr_default)
     for tag in ("w:sz", "w:szCs"):
@@ -75,8 +75,8 @@ def setup_styles(document) -> None:
     lang = rpr_default.find(qn("w:lang"))
     lang.set(qn("w:val"), "vi-VN")
     lang.set(qn("w:eastAsia"), "vi-VN")
-    ppr_default = styles_element.find(qn("w:docDefaults")).find(qn("w:pPrDefault")).find(
-        qn("w:pPr")
+    ppr_default = (
+        styles_element.find(qn("w:docDefaults")).find(qn("w:pPrDefault")).find(qn("w:pPr"))
     )
     spacing = ppr_default.find(qn("w:spacing"))
     spacing.set(qn("w:after"), "120")
@@ -177,6 +177,7 @@ def line(cell: _Cell, first: list[bool], text: str, *, align=CENTER, size=14, **
 
 def add_page_field(paragraph: Paragraph) -> None:
     """A PAGE field (complex field, as Word writes it), showing 2 until updated."""
+
     def field_char(kind: str):
         r = run(paragraph, "", size=14)
         element = OxmlElement("w:fldChar")
@@ -240,8 +241,8 @@ def make_table(container, rows: int, widths_mm: list[float], *, borders: bool) -
     tbl_pr = table._tbl.tblPr
     for old in tbl_pr.findall(qn("w:tblBorders")):
         tbl_pr.remove(old)
-    border_element = _borders("w:tblBorders", "single", 4) if borders else _borders(
-        "w:tblBorders", "nil"
+    border_element = (
+        _borders("w:tblBorders", "single", 4) if borders else _borders("w:tblBorders", "nil")
     )
     # tblBorders goes after jc (and tblInd) and before tblLayout/tblCellMar/tblLook
     successor = None
@@ -325,11 +326,24 @@ def build_header_block(document) -> None:
 
 
 def build_title(document) -> None:
-    p = fmt(document.add_paragraph(), align=CENTER, indent=False, before=Pt(18), after=Pt(0),
-            single=True, keep_next=True)
+    p = fmt(
+        document.add_paragraph(),
+        align=CENTER,
+        indent=False,
+        before=Pt(18),
+        after=Pt(0),
+        single=True,
+        keep_next=True,
+    )
     run(p, "BÁO CÁO", bold=True, size=16)
-    p = fmt(document.add_paragraph(), align=CENTER, indent=False, after=Pt(0), single=True,
-            keep_next=True)
+    p = fmt(
+        document.add_paragraph(),
+        align=CENTER,
+        indent=False,
+        after=Pt(0),
+        single=True,
+        keep_next=True,
+    )
     run(p, "{{ title_summary }}", bold=True, size=14)
     p = fmt(document.add_paragraph(), align=CENTER, indent=False, after=Pt(12), single=True)
     run(p, "-----", size=14)
@@ -338,192 +352,277 @@ def build_title(document) -> None:
 # Body: (kind, text). kinds: h1 "I- ..." (bold), h2 "1. ..." (bold), h3 "a) ..." (bold
 # italic), p body text, ctl a docxtpl {%p ... %} control paragraph (removed when rendered).
 BODY: list[tuple[str, str]] = [
-    ("p", "Thực hiện chương trình công tác {{ period.label }} của Ban Chấp hành Đảng bộ nhiệm "
-     "kỳ {{ committee.term }}, trên cơ sở báo cáo của {{ reported_count|so }}/"
-     "{{ expected_count|so }} chi bộ trực thuộc, Đảng ủy báo cáo kết quả công tác xây dựng "
-     "Đảng {{ period.label }} và phương hướng, nhiệm vụ {{ next_period.label }} như sau:"),
+    (
+        "p",
+        "Thực hiện chương trình công tác {{ period.label }} của Ban Chấp hành Đảng bộ nhiệm "
+        "kỳ {{ committee.term }}, trên cơ sở báo cáo của {{ reported_count|so }}/"
+        "{{ expected_count|so }} chi bộ trực thuộc, Đảng ủy báo cáo kết quả công tác xây dựng "
+        "Đảng {{ period.label }} và phương hướng, nhiệm vụ {{ next_period.label }} như sau:",
+    ),
     ("h1", "I- KẾT QUẢ THỰC HIỆN"),
     # ---- 1. political and ideological work
     ("h2", "1. Công tác chính trị, tư tưởng"),
-    ("p", "Đảng ủy tiếp tục lãnh đạo, chỉ đạo các chi bộ trực thuộc thực hiện tốt công tác "
-     "chính trị, tư tưởng; quán triệt, học tập và triển khai thực hiện các chỉ thị, nghị "
-     "quyết, kết luận của Đảng; đẩy mạnh học tập và làm theo tư tưởng, đạo đức, phong cách Hồ "
-     "Chí Minh gắn với thực hiện Nghị quyết Trung ương 4 (khóa XII) và Kết luận số 21-KL/TW "
-     "của Ban Chấp hành Trung ương Đảng (khóa XIII) về đẩy mạnh xây dựng, chỉnh đốn Đảng và hệ "
-     "thống chính trị."),
+    (
+        "p",
+        "Đảng ủy tiếp tục lãnh đạo, chỉ đạo các chi bộ trực thuộc thực hiện tốt công tác "
+        "chính trị, tư tưởng; quán triệt, học tập và triển khai thực hiện các chỉ thị, nghị "
+        "quyết, kết luận của Đảng; đẩy mạnh học tập và làm theo tư tưởng, đạo đức, phong cách Hồ "
+        "Chí Minh gắn với thực hiện Nghị quyết Trung ương 4 (khóa XII) và Kết luận số 21-KL/TW "
+        "của Ban Chấp hành Trung ương Đảng (khóa XIII) về đẩy mạnh xây dựng, chỉnh đốn Đảng và hệ "
+        "thống chính trị.",
+    ),
     ("ctl", "{%p if total.study_attendance is not none %}"),
-    ("p", "Trong kỳ, các chi bộ đã tổ chức cho cán bộ, đảng viên học tập, quán triệt các chỉ "
-     "thị, nghị quyết của Đảng với {{ total.study_attendance|so }} lượt đảng viên tham gia"
-     "{% if last_year and last_year.study_attendance is not none %} (cùng kỳ năm trước "
-     "{{ last_year.study_attendance|so }} lượt){% endif %}."),
+    (
+        "p",
+        "Trong kỳ, các chi bộ đã tổ chức cho cán bộ, đảng viên học tập, quán triệt các chỉ "
+        "thị, nghị quyết của Đảng với {{ total.study_attendance|so }} lượt đảng viên tham gia"
+        "{% if last_year and last_year.study_attendance is not none %} (cùng kỳ năm trước "
+        "{{ last_year.study_attendance|so }} lượt){% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
     ("ctl", "{%p if total.regular_meetings is not none %}"),
-    ("p", "Các chi bộ duy trì nền nếp sinh hoạt định kỳ với {{ total.regular_meetings|so }} "
-     "cuộc{% if total.thematic_meetings is not none %} và tổ chức "
-     "{{ total.thematic_meetings|so }} cuộc sinh hoạt chuyên đề{% endif %}; nội dung sinh hoạt "
-     "ngày càng thiết thực, gắn với nhiệm vụ chính trị của địa phương, đơn vị."),
+    (
+        "p",
+        "Các chi bộ duy trì nền nếp sinh hoạt định kỳ với {{ total.regular_meetings|so }} "
+        "cuộc{% if total.thematic_meetings is not none %} và tổ chức "
+        "{{ total.thematic_meetings|so }} cuộc sinh hoạt chuyên đề{% endif %}; nội dung sinh hoạt "
+        "ngày càng thiết thực, gắn với nhiệm vụ chính trị của địa phương, đơn vị.",
+    ),
     ("ctl", "{%p endif %}"),
     ("ctl", "{%p if share.commitments is not none %}"),
-    ("p", "Đảng ủy chỉ đạo {{ share.commitments|phantram }} cán bộ, đảng viên xây dựng bản cam "
-     "kết tu dưỡng, rèn luyện theo tư tưởng, đạo đức, phong cách Hồ Chí Minh và cam kết không "
-     "có biểu hiện suy thoái về tư tưởng chính trị, đạo đức, lối sống "
-     "({{ total.commitments|so }} bản cam kết)."),
+    (
+        "p",
+        "Đảng ủy chỉ đạo {{ share.commitments|phantram }} cán bộ, đảng viên xây dựng bản cam "
+        "kết tu dưỡng, rèn luyện theo tư tưởng, đạo đức, phong cách Hồ Chí Minh và cam kết không "
+        "có biểu hiện suy thoái về tư tưởng chính trị, đạo đức, lối sống "
+        "({{ total.commitments|so }} bản cam kết).",
+    ),
     ("ctl", "{%p elif total.commitments is not none %}"),
-    ("p", "Đảng ủy chỉ đạo cán bộ, đảng viên xây dựng bản cam kết tu dưỡng, rèn luyện theo tư "
-     "tưởng, đạo đức, phong cách Hồ Chí Minh; toàn Đảng bộ có {{ total.commitments|so }} bản "
-     "cam kết."),
+    (
+        "p",
+        "Đảng ủy chỉ đạo cán bộ, đảng viên xây dựng bản cam kết tu dưỡng, rèn luyện theo tư "
+        "tưởng, đạo đức, phong cách Hồ Chí Minh; toàn Đảng bộ có {{ total.commitments|so }} bản "
+        "cam kết.",
+    ),
     ("ctl", "{%p endif %}"),
     # ---- 2. organisation, cadres and members
     ("h2", "2. Công tác tổ chức, cán bộ và xây dựng đội ngũ đảng viên"),
-    ("p", "Đảng ủy thực hiện tốt công tác tổ chức xây dựng Đảng; các chi bộ chú trọng công tác "
-     "quy hoạch, tạo nguồn, bồi dưỡng quần chúng ưu tú, nâng cao chất lượng đội ngũ đảng viên."),
+    (
+        "p",
+        "Đảng ủy thực hiện tốt công tác tổ chức xây dựng Đảng; các chi bộ chú trọng công tác "
+        "quy hoạch, tạo nguồn, bồi dưỡng quần chúng ưu tú, nâng cao chất lượng đội ngũ đảng viên.",
+    ),
     ("ctl", "{%p if total.members_end is not none %}"),
-    ("p", "{% if total.members_start is not none %}Đầu kỳ, toàn Đảng bộ có "
-     "{{ total.members_start|so }} đảng viên. {% endif %}Trong kỳ, kết nạp "
-     "{{ total.admitted|so }} đảng viên mới{% if total.restored %}, phục hồi đảng tịch "
-     "{{ total.restored|so }} đồng chí{% endif %}{% if total.transferred_in %}, tiếp nhận "
-     "{{ total.transferred_in|so }} đảng viên chuyển sinh hoạt đến{% endif %}"
-     "{% if total.deceased %}; {{ total.deceased|so }} đồng chí từ trần{% endif %}"
-     "{% if total.removed %}; đưa {{ total.removed|so }} đảng viên ra khỏi Đảng (khai trừ "
-     "{{ total.expelled|so }}, xóa tên {{ total.struck_off|so }}, xin ra khỏi Đảng "
-     "{{ total.resigned|so }}){% endif %}{% if total.transferred_out %}; chuyển sinh hoạt đi "
-     "{{ total.transferred_out|so }} đảng viên{% endif %}; "
-     "{% if total.members_start is not none and total.members_end < total.members_start %}"
-     "tổng số đảng viên toàn Đảng bộ hiện có {{ total.members_end|so }} đảng viên"
-     "{% else %}nâng tổng số đảng viên toàn Đảng bộ lên {{ total.members_end|so }} đảng viên"
-     "{% endif %}{% if change.members_end is defined and change.members_end > 0 %}, tăng "
-     "{{ change.members_end|so }} đảng viên so với cùng kỳ năm trước"
-     "{% elif change.members_end is defined and change.members_end < 0 %}, giảm "
-     "{{ (0 - change.members_end)|so }} đảng viên so với cùng kỳ năm trước{% endif %}."),
+    (
+        "p",
+        "{% if total.members_start is not none %}Đầu kỳ, toàn Đảng bộ có "
+        "{{ total.members_start|so }} đảng viên. {% endif %}Trong kỳ, kết nạp "
+        "{{ total.admitted|so }} đảng viên mới{% if total.restored %}, phục hồi đảng tịch "
+        "{{ total.restored|so }} đồng chí{% endif %}{% if total.transferred_in %}, tiếp nhận "
+        "{{ total.transferred_in|so }} đảng viên chuyển sinh hoạt đến{% endif %}"
+        "{% if total.deceased %}; {{ total.deceased|so }} đồng chí từ trần{% endif %}"
+        "{% if total.removed %}; đưa {{ total.removed|so }} đảng viên ra khỏi Đảng (khai trừ "
+        "{{ total.expelled|so }}, xóa tên {{ total.struck_off|so }}, xin ra khỏi Đảng "
+        "{{ total.resigned|so }}){% endif %}{% if total.transferred_out %}; chuyển sinh hoạt đi "
+        "{{ total.transferred_out|so }} đảng viên{% endif %}; "
+        "{% if total.members_start is not none and total.members_end < total.members_start %}"
+        "tổng số đảng viên toàn Đảng bộ hiện có {{ total.members_end|so }} đảng viên"
+        "{% else %}nâng tổng số đảng viên toàn Đảng bộ lên {{ total.members_end|so }} đảng viên"
+        "{% endif %}{% if change.members_end is defined and change.members_end > 0 %}, tăng "
+        "{{ change.members_end|so }} đảng viên so với cùng kỳ năm trước"
+        "{% elif change.members_end is defined and change.members_end < 0 %}, giảm "
+        "{{ (0 - change.members_end)|so }} đảng viên so với cùng kỳ năm trước{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
-    ("ctl", "{%p if total.women is not none or total.probationary is not none "
-     "or total.exempt is not none %}"),
-    ("p", "Cuối kỳ{% if total.women is not none %}, đảng viên nữ có {{ total.women|so }} đồng "
-     "chí, chiếm {{ total.women|ty_le(total.members_end) }}{% endif %}"
-     "{% if total.probationary is not none %}; đảng viên dự bị {{ total.probationary|so }} "
-     "đồng chí, chiếm {{ total.probationary|ty_le(total.members_end) }}{% endif %}"
-     "{% if total.exempt is not none %}; đảng viên được miễn sinh hoạt đảng "
-     "{{ total.exempt|so }} đồng chí{% endif %}."),
+    (
+        "ctl",
+        "{%p if total.women is not none or total.probationary is not none "
+        "or total.exempt is not none %}",
+    ),
+    (
+        "p",
+        "Cuối kỳ{% if total.women is not none %}, đảng viên nữ có {{ total.women|so }} đồng "
+        "chí, chiếm {{ total.women|ty_le(total.members_end) }}{% endif %}"
+        "{% if total.probationary is not none %}; đảng viên dự bị {{ total.probationary|so }} "
+        "đồng chí, chiếm {{ total.probationary|ty_le(total.members_end) }}{% endif %}"
+        "{% if total.exempt is not none %}; đảng viên được miễn sinh hoạt đảng "
+        "{{ total.exempt|so }} đồng chí{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
-    ("ctl", "{%p if total.confirmed is not none or total.candidates is not none "
-     "or total.badges is not none %}"),
-    ("p", "Trong kỳ{% if total.confirmed is not none %}, các chi bộ đã xét, đề nghị công nhận "
-     "đảng viên chính thức cho {{ total.confirmed|so }} đồng chí{% endif %}"
-     "{% if total.badges is not none %}; đề nghị xét tặng Huy hiệu Đảng cho "
-     "{{ total.badges|so }} đảng viên{% endif %}{% if total.candidates is not none %}; hiện "
-     "các chi bộ đang bồi dưỡng, tạo nguồn {{ total.candidates|so }} quần chúng ưu tú"
-     "{% endif %}."),
+    (
+        "ctl",
+        "{%p if total.confirmed is not none or total.candidates is not none "
+        "or total.badges is not none %}",
+    ),
+    (
+        "p",
+        "Trong kỳ{% if total.confirmed is not none %}, các chi bộ đã xét, đề nghị công nhận "
+        "đảng viên chính thức cho {{ total.confirmed|so }} đồng chí{% endif %}"
+        "{% if total.badges is not none %}; đề nghị xét tặng Huy hiệu Đảng cho "
+        "{{ total.badges|so }} đảng viên{% endif %}{% if total.candidates is not none %}; hiện "
+        "các chi bộ đang bồi dưỡng, tạo nguồn {{ total.candidates|so }} quần chúng ưu tú"
+        "{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
     ("ctl", "{%p if term.admitted is not none %}"),
-    ("p", "Lũy kế {{ term_label }}, toàn Đảng bộ đã kết nạp được {{ term.admitted|so }} đảng "
-     "viên{% if targets.admitted is defined and targets.admitted.percent is not none %}, đạt "
-     "{{ targets.admitted.percent|phantram }} chỉ tiêu cả nhiệm kỳ{% endif %}"
-     "{% if term.removed %}; rà soát, sàng lọc, đưa {{ term.removed|so }} đảng viên không còn "
-     "đủ tư cách ra khỏi Đảng{% endif %}."),
+    (
+        "p",
+        "Lũy kế {{ term_label }}, toàn Đảng bộ đã kết nạp được {{ term.admitted|so }} đảng "
+        "viên{% if targets.admitted is defined and targets.admitted.percent is not none %}, đạt "
+        "{{ targets.admitted.percent|phantram }} chỉ tiêu cả nhiệm kỳ{% endif %}"
+        "{% if term.removed %}; rà soát, sàng lọc, đưa {{ term.removed|so }} đảng viên không còn "
+        "đủ tư cách ra khỏi Đảng{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
     ("ctl", "{%p if total.rated_excellent is not none %}"),
-    ("ctl", "{%p set rated = (total.rated_excellent or 0) + (total.rated_good or 0) "
-     "+ (total.rated_completed or 0) + (total.rated_failed or 0) %}"),
-    ("p", "Kết quả đánh giá, xếp loại chất lượng đảng viên năm {{ period.year }}: "
-     "{{ total.rated_excellent|so }} đảng viên hoàn thành xuất sắc nhiệm vụ "
-     "({{ total.rated_excellent|ty_le(rated) }}); {{ total.rated_good|so }} đảng viên hoàn "
-     "thành tốt nhiệm vụ ({{ total.rated_good|ty_le(rated) }}); "
-     "{{ total.rated_completed|so }} đảng viên hoàn thành nhiệm vụ "
-     "({{ total.rated_completed|ty_le(rated) }}); {{ total.rated_failed|so }} đảng viên không "
-     "hoàn thành nhiệm vụ ({{ total.rated_failed|ty_le(rated) }})."),
-    ("p", "{% set ns = namespace(x=0, t=0, h=0, k=0) %}{% for b in branches if b.reported %}"
-     "{% set r = b.values.branch_rating|default(none) %}{% if r == 'HTXSNV' %}"
-     "{% set ns.x = ns.x + 1 %}{% elif r == 'HTTNV' %}{% set ns.t = ns.t + 1 %}"
-     "{% elif r == 'HTNV' %}{% set ns.h = ns.h + 1 %}{% elif r == 'KHTNV' %}"
-     "{% set ns.k = ns.k + 1 %}{% endif %}{% endfor %}Về tổ chức đảng: {{ ns.x|so }} chi bộ "
-     "hoàn thành xuất sắc nhiệm vụ, {{ ns.t|so }} chi bộ hoàn thành tốt nhiệm vụ, "
-     "{{ ns.h|so }} chi bộ hoàn thành nhiệm vụ, {{ ns.k|so }} chi bộ không hoàn thành nhiệm vụ."),
+    (
+        "ctl",
+        "{%p set rated = (total.rated_excellent or 0) + (total.rated_good or 0) "
+        "+ (total.rated_completed or 0) + (total.rated_failed or 0) %}",
+    ),
+    (
+        "p",
+        "Kết quả đánh giá, xếp loại chất lượng đảng viên năm {{ period.year }}: "
+        "{{ total.rated_excellent|so }} đảng viên hoàn thành xuất sắc nhiệm vụ "
+        "({{ total.rated_excellent|ty_le(rated) }}); {{ total.rated_good|so }} đảng viên hoàn "
+        "thành tốt nhiệm vụ ({{ total.rated_good|ty_le(rated) }}); "
+        "{{ total.rated_completed|so }} đảng viên hoàn thành nhiệm vụ "
+        "({{ total.rated_completed|ty_le(rated) }}); {{ total.rated_failed|so }} đảng viên không "
+        "hoàn thành nhiệm vụ ({{ total.rated_failed|ty_le(rated) }}).",
+    ),
+    (
+        "p",
+        "{% set ns = namespace(x=0, t=0, h=0, k=0) %}{% for b in branches if b.reported %}"
+        "{% set r = b.values.branch_rating|default(none) %}{% if r == 'HTXSNV' %}"
+        "{% set ns.x = ns.x + 1 %}{% elif r == 'HTTNV' %}{% set ns.t = ns.t + 1 %}"
+        "{% elif r == 'HTNV' %}{% set ns.h = ns.h + 1 %}{% elif r == 'KHTNV' %}"
+        "{% set ns.k = ns.k + 1 %}{% endif %}{% endfor %}Về tổ chức đảng: {{ ns.x|so }} chi bộ "
+        "hoàn thành xuất sắc nhiệm vụ, {{ ns.t|so }} chi bộ hoàn thành tốt nhiệm vụ, "
+        "{{ ns.h|so }} chi bộ hoàn thành nhiệm vụ, {{ ns.k|so }} chi bộ không hoàn thành nhiệm vụ.",
+    ),
     ("ctl", "{%p endif %}"),
     # ---- 3. inspection and supervision
     ("h2", "3. Công tác kiểm tra, giám sát và thi hành kỷ luật Đảng"),
-    ("p", "Đảng ủy, Ủy ban Kiểm tra Đảng ủy và các chi bộ thực hiện chương trình kiểm tra, giám "
-     "sát theo kế hoạch; chú trọng kiểm tra, giám sát việc chấp hành nguyên tắc tập trung dân "
-     "chủ, quy chế làm việc và việc tu dưỡng, rèn luyện của cán bộ, đảng viên."),
+    (
+        "p",
+        "Đảng ủy, Ủy ban Kiểm tra Đảng ủy và các chi bộ thực hiện chương trình kiểm tra, giám "
+        "sát theo kế hoạch; chú trọng kiểm tra, giám sát việc chấp hành nguyên tắc tập trung dân "
+        "chủ, quy chế làm việc và việc tu dưỡng, rèn luyện của cán bộ, đảng viên.",
+    ),
     ("ctl", "{%p if total.inspections_received is not none %}"),
-    ("p", "Trong kỳ, Đảng ủy và Ủy ban Kiểm tra Đảng ủy đã kiểm tra, giám sát "
-     "{{ total.inspections_received|so }} lượt chi bộ{% if total.members_supervised %}; các "
-     "chi bộ giám sát {{ total.members_supervised|so }} lượt đảng viên{% endif %}"
-     "{% if total.branch_violation_checks or total.member_violation_checks %}; Ủy ban Kiểm tra "
-     "Đảng ủy đã kiểm tra {% if total.branch_violation_checks %}"
-     "{{ total.branch_violation_checks|so }} chi bộ{% if total.member_violation_checks %}, "
-     "{% endif %}{% endif %}{% if total.member_violation_checks %}"
-     "{{ total.member_violation_checks|so }} đảng viên{% endif %} có dấu hiệu vi phạm"
-     "{% endif %}{% if total.disciplined is not none %}{% if total.disciplined %}; thi hành kỷ "
-     "luật {{ total.disciplined|so }} đảng viên{% else %}; không có trường hợp vi phạm phải thi "
-     "hành kỷ luật{% endif %}{% endif %}."),
+    (
+        "p",
+        "Trong kỳ, Đảng ủy và Ủy ban Kiểm tra Đảng ủy đã kiểm tra, giám sát "
+        "{{ total.inspections_received|so }} lượt chi bộ{% if total.members_supervised %}; các "
+        "chi bộ giám sát {{ total.members_supervised|so }} lượt đảng viên{% endif %}"
+        "{% if total.branch_violation_checks or total.member_violation_checks %}; Ủy ban Kiểm tra "
+        "Đảng ủy đã kiểm tra {% if total.branch_violation_checks %}"
+        "{{ total.branch_violation_checks|so }} chi bộ{% if total.member_violation_checks %}, "
+        "{% endif %}{% endif %}{% if total.member_violation_checks %}"
+        "{{ total.member_violation_checks|so }} đảng viên{% endif %} có dấu hiệu vi phạm"
+        "{% endif %}{% if total.disciplined is not none %}{% if total.disciplined %}; thi hành kỷ "
+        "luật {{ total.disciplined|so }} đảng viên{% else %}; không có trường hợp vi phạm phải thi "
+        "hành kỷ luật{% endif %}{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
     ("ctl", "{%p if term.inspections_received is not none %}"),
-    ("p", "Lũy kế {{ term_label }}, Đảng ủy và Ủy ban Kiểm tra Đảng ủy đã kiểm tra, giám sát "
-     "{{ term.inspections_received|so }} lượt chi bộ"
-     "{% if term.branch_violation_checks or term.member_violation_checks %}; Ủy ban Kiểm tra "
-     "Đảng ủy đã kiểm tra {% if term.branch_violation_checks %}"
-     "{{ term.branch_violation_checks|so }} chi bộ{% if term.member_violation_checks %}, "
-     "{% endif %}{% endif %}{% if term.member_violation_checks %}"
-     "{{ term.member_violation_checks|so }} đảng viên{% endif %} có dấu hiệu vi phạm"
-     "{% endif %}. Qua kiểm tra, giám sát đã kịp thời uốn nắn, chấn chỉnh các chi bộ, cán bộ, "
-     "đảng viên khắc phục hạn chế, khuyết điểm, giữ vững nguyên tắc, kỷ luật, kỷ cương của "
-     "Đảng{% if term.disciplined is not none %}{% if term.disciplined %}; đã thi hành kỷ luật "
-     "{{ term.disciplined|so }} đảng viên vi phạm{% else %}, không có trường hợp vi phạm phải "
-     "thi hành kỷ luật{% endif %}{% endif %}."),
+    (
+        "p",
+        "Lũy kế {{ term_label }}, Đảng ủy và Ủy ban Kiểm tra Đảng ủy đã kiểm tra, giám sát "
+        "{{ term.inspections_received|so }} lượt chi bộ"
+        "{% if term.branch_violation_checks or term.member_violation_checks %}; Ủy ban Kiểm tra "
+        "Đảng ủy đã kiểm tra {% if term.branch_violation_checks %}"
+        "{{ term.branch_violation_checks|so }} chi bộ{% if term.member_violation_checks %}, "
+        "{% endif %}{% endif %}{% if term.member_violation_checks %}"
+        "{{ term.member_violation_checks|so }} đảng viên{% endif %} có dấu hiệu vi phạm"
+        "{% endif %}. Qua kiểm tra, giám sát đã kịp thời uốn nắn, chấn chỉnh các chi bộ, cán bộ, "
+        "đảng viên khắc phục hạn chế, khuyết điểm, giữ vững nguyên tắc, kỷ luật, kỷ cương của "
+        "Đảng{% if term.disciplined is not none %}{% if term.disciplined %}; đã thi hành kỷ luật "
+        "{{ term.disciplined|so }} đảng viên vi phạm{% else %}, không có trường hợp vi phạm phải "
+        "thi hành kỷ luật{% endif %}{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
     # ---- 4. mass mobilisation and social welfare
     ("h2", "4. Công tác dân vận, an sinh xã hội"),
-    ("p", "Đảng ủy lãnh đạo Mặt trận Tổ quốc và các đoàn thể chính trị - xã hội thực hiện tốt "
-     "công tác dân vận, phong trào thi đua “Dân vận khéo”; vận động cán bộ, đảng viên và Nhân "
-     "dân chung tay chăm lo cho hộ nghèo, hộ cận nghèo, hộ có hoàn cảnh khó khăn."),
-    ("ctl", "{%p if total.funds_mobilized is not none or total.houses_built "
-     "or total.houses_repaired %}"),
-    ("p", "Trong kỳ, {% if total.funds_mobilized is not none %}đã vận động được "
-     "{{ total.funds_mobilized|tien }}{% if total.houses_built or total.houses_repaired %} hỗ "
-     "trợ {% endif %}{% else %}đã hỗ trợ {% endif %}{% if total.houses_built %}xây mới "
-     "{{ total.houses_built|so }} căn{% if total.houses_repaired %}, {% endif %}{% endif %}"
-     "{% if total.houses_repaired %}sửa chữa {{ total.houses_repaired|so }} căn{% endif %}"
-     "{% if total.houses_built or total.houses_repaired %} nhà Đại đoàn kết{% endif %}"
-     "{% if total.households_supported %}; hỗ trợ {{ total.households_supported|so }} lượt hộ "
-     "nghèo, hộ cận nghèo, hộ khó khăn{% endif %}."),
+    (
+        "p",
+        "Đảng ủy lãnh đạo Mặt trận Tổ quốc và các đoàn thể chính trị - xã hội thực hiện tốt "
+        "công tác dân vận, phong trào thi đua “Dân vận khéo”; vận động cán bộ, đảng viên và Nhân "
+        "dân chung tay chăm lo cho hộ nghèo, hộ cận nghèo, hộ có hoàn cảnh khó khăn.",
+    ),
+    (
+        "ctl",
+        "{%p if total.funds_mobilized is not none or total.houses_built "
+        "or total.houses_repaired %}",
+    ),
+    (
+        "p",
+        "Trong kỳ, {% if total.funds_mobilized is not none %}đã vận động được "
+        "{{ total.funds_mobilized|tien }}{% if total.houses_built or total.houses_repaired %} hỗ "
+        "trợ {% endif %}{% else %}đã hỗ trợ {% endif %}{% if total.houses_built %}xây mới "
+        "{{ total.houses_built|so }} căn{% if total.houses_repaired %}, {% endif %}{% endif %}"
+        "{% if total.houses_repaired %}sửa chữa {{ total.houses_repaired|so }} căn{% endif %}"
+        "{% if total.houses_built or total.houses_repaired %} nhà Đại đoàn kết{% endif %}"
+        "{% if total.households_supported %}; hỗ trợ {{ total.households_supported|so }} lượt hộ "
+        "nghèo, hộ cận nghèo, hộ khó khăn{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
-    ("ctl", "{%p if term.funds_mobilized is not none or term.houses_built "
-     "or term.houses_repaired %}"),
-    ("p", "Lũy kế {{ term_label }}, toàn Đảng bộ {% if term.funds_mobilized is not none %}đã "
-     "huy động được {{ term.funds_mobilized|tien }}{% if term.houses_built or "
-     "term.houses_repaired %} hỗ trợ {% endif %}{% else %}đã hỗ trợ {% endif %}"
-     "{% if term.houses_built %}xây mới {{ term.houses_built|so }} căn"
-     "{% if term.houses_repaired %}, {% endif %}{% endif %}{% if term.houses_repaired %}sửa "
-     "chữa {{ term.houses_repaired|so }} căn{% endif %}{% if term.houses_built or "
-     "term.houses_repaired %} nhà Đại đoàn kết{% endif %}."),
+    (
+        "ctl",
+        "{%p if term.funds_mobilized is not none or term.houses_built or term.houses_repaired %}",
+    ),
+    (
+        "p",
+        "Lũy kế {{ term_label }}, toàn Đảng bộ {% if term.funds_mobilized is not none %}đã "
+        "huy động được {{ term.funds_mobilized|tien }}{% if term.houses_built or "
+        "term.houses_repaired %} hỗ trợ {% endif %}{% else %}đã hỗ trợ {% endif %}"
+        "{% if term.houses_built %}xây mới {{ term.houses_built|so }} căn"
+        "{% if term.houses_repaired %}, {% endif %}{% endif %}{% if term.houses_repaired %}sửa "
+        "chữa {{ term.houses_repaired|so }} căn{% endif %}{% if term.houses_built or "
+        "term.houses_repaired %} nhà Đại đoàn kết{% endif %}.",
+    ),
     ("ctl", "{%p endif %}"),
     # ---- 5. term targets
     ("ctl", "{%p if targets %}"),
     ("h2", "5. Thực hiện các chỉ tiêu nhiệm kỳ"),
-    ("p", "Lũy kế {{ term_label }}, kết quả thực hiện các chỉ tiêu của Nghị quyết Đại hội Đảng "
-     "bộ nhiệm kỳ {{ committee.term }} như sau:"),
+    (
+        "p",
+        "Lũy kế {{ term_label }}, kết quả thực hiện các chỉ tiêu của Nghị quyết Đại hội Đảng "
+        "bộ nhiệm kỳ {{ committee.term }} như sau:",
+    ),
     ("ctl", "{%p for t in targets.values() %}"),
-    ("p", "- {{ t.label }}: thực hiện {{ t.achieved|so }}/{{ t.target|so }}, đạt "
-     "{{ t.percent|phantram }} chỉ tiêu{{ '.' if loop.last else ';' }}"),
+    (
+        "p",
+        "- {{ t.label }}: thực hiện {{ t.achieved|so }}/{{ t.target|so }}, đạt "
+        "{{ t.percent|phantram }} chỉ tiêu{{ '.' if loop.last else ';' }}",
+    ),
     ("ctl", "{%p endfor %}"),
     ("ctl", "{%p endif %}"),
     # ---- II. assessment
     ("h1", "II- ĐÁNH GIÁ CHUNG"),
     ("h2", "1. Ưu điểm"),
-    ("p", "Đảng ủy đã bám sát sự lãnh đạo, chỉ đạo của cấp trên, lãnh đạo các chi bộ thực hiện "
-     "tốt các mặt công tác xây dựng Đảng; nội bộ đoàn kết, thống nhất; vai trò tiền phong, "
-     "gương mẫu của cán bộ, đảng viên được phát huy.{% if narrative.highlights %} Một số chi bộ "
-     "có cách làm hay, kết quả nổi bật:{% endif %}"),
+    (
+        "p",
+        "Đảng ủy đã bám sát sự lãnh đạo, chỉ đạo của cấp trên, lãnh đạo các chi bộ thực hiện "
+        "tốt các mặt công tác xây dựng Đảng; nội bộ đoàn kết, thống nhất; vai trò tiền phong, "
+        "gương mẫu của cán bộ, đảng viên được phát huy.{% if narrative.highlights %} Một số chi bộ "
+        "có cách làm hay, kết quả nổi bật:{% endif %}",
+    ),
     ("ctl", "{%p for h in narrative.highlights %}"),
     ("p", "- {{ h.branch|chi_bo }}: {{ h.text }}"),
     ("ctl", "{%p endfor %}"),
     ("h2", "2. Hạn chế"),
     ("ctl", "{%p if narrative.shortcomings or missing %}"),
-    ("p", "Bên cạnh những kết quả đạt được, công tác xây dựng Đảng trong kỳ vẫn còn một số hạn "
-     "chế:"),
+    (
+        "p",
+        "Bên cạnh những kết quả đạt được, công tác xây dựng Đảng trong kỳ vẫn còn một số hạn chế:",
+    ),
     ("ctl", "{%p if missing %}"),
-    ("p", "- Còn {{ missing|length|so }} chi bộ chưa nộp báo cáo {{ period.label }} "
-     "(chi tiết tại Phụ lục)."),
+    (
+        "p",
+        "- Còn {{ missing|length|so }} chi bộ chưa nộp báo cáo {{ period.label }} "
+        "(chi tiết tại Phụ lục).",
+    ),
     ("ctl", "{%p endif %}"),
     ("ctl", "{%p for s in narrative.shortcomings %}"),
     ("p", "- {{ s.branch|chi_bo }}: {{ s.text }}"),
@@ -542,18 +641,30 @@ BODY: list[tuple[str, str]] = [
     ("ctl", "{%p endif %}"),
     # ---- III. next period
     ("h1", "III- PHƯƠNG HƯỚNG, NHIỆM VỤ {{ next_period.label|upper }}"),
-    ("p", "- Tiếp tục quán triệt, triển khai thực hiện nghiêm túc các chỉ thị, nghị quyết của "
-     "Đảng; đẩy mạnh học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh; nắm chắc "
-     "tình hình tư tưởng của cán bộ, đảng viên và Nhân dân."),
-    ("p", "- Nâng cao chất lượng sinh hoạt chi bộ; chú trọng công tác tạo nguồn, kết nạp đảng "
-     "viên{% if targets.admitted is defined and targets.admitted.percent is not none "
-     "and targets.admitted.percent < 100 %}, phấn đấu hoàn thành chỉ tiêu kết nạp đảng viên "
-     "của nhiệm kỳ{% endif %}; thường xuyên rà soát, sàng lọc, kịp thời đưa những đảng viên "
-     "không còn đủ tư cách ra khỏi Đảng."),
-    ("p", "- Thực hiện tốt chương trình kiểm tra, giám sát {{ next_period.label }}; chú trọng "
-     "kiểm tra khi có dấu hiệu vi phạm, giữ vững kỷ luật, kỷ cương trong Đảng."),
-    ("p", "- Đẩy mạnh công tác dân vận; tiếp tục vận động các nguồn lực hỗ trợ xây dựng, sửa "
-     "chữa nhà Đại đoàn kết, chăm lo hộ nghèo, hộ cận nghèo, hộ có hoàn cảnh khó khăn."),
+    (
+        "p",
+        "- Tiếp tục quán triệt, triển khai thực hiện nghiêm túc các chỉ thị, nghị quyết của "
+        "Đảng; đẩy mạnh học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh; nắm chắc "
+        "tình hình tư tưởng của cán bộ, đảng viên và Nhân dân.",
+    ),
+    (
+        "p",
+        "- Nâng cao chất lượng sinh hoạt chi bộ; chú trọng công tác tạo nguồn, kết nạp đảng "
+        "viên{% if targets.admitted is defined and targets.admitted.percent is not none "
+        "and targets.admitted.percent < 100 %}, phấn đấu hoàn thành chỉ tiêu kết nạp đảng viên "
+        "của nhiệm kỳ{% endif %}; thường xuyên rà soát, sàng lọc, kịp thời đưa những đảng viên "
+        "không còn đủ tư cách ra khỏi Đảng.",
+    ),
+    (
+        "p",
+        "- Thực hiện tốt chương trình kiểm tra, giám sát {{ next_period.label }}; chú trọng "
+        "kiểm tra khi có dấu hiệu vi phạm, giữ vững kỷ luật, kỷ cương trong Đảng.",
+    ),
+    (
+        "p",
+        "- Đẩy mạnh công tác dân vận; tiếp tục vận động các nguồn lực hỗ trợ xây dựng, sửa "
+        "chữa nhà Đại đoàn kết, chăm lo hộ nghèo, hộ cận nghèo, hộ có hoàn cảnh khó khăn.",
+    ),
     ("ctl", "{%p if narrative.next_tasks %}"),
     ("p", "- Nhiệm vụ trọng tâm các chi bộ đăng ký thực hiện trong {{ next_period.label }}:"),
     ("ctl", "{%p for n in narrative.next_tasks %}"),
@@ -595,9 +706,7 @@ def build_signature(document) -> None:
     line(left, first, "- Lưu Văn phòng Đảng ủy.", align=LEFT, size=12)
 
     first = [True]
-    line(right, first, "{{ signer.on_behalf }}", bold=True).paragraph_format.space_before = Pt(
-        12
-    )
+    line(right, first, "{{ signer.on_behalf }}", bold=True).paragraph_format.space_before = Pt(12)
     line(right, first, "{{ signer.title }}", bold=False)
     for _ in range(4):
         line(right, first, "")
@@ -607,21 +716,42 @@ def build_signature(document) -> None:
 APPENDIX_COLUMNS = [
     ("STT", 12, "{{ loop.index }}", "Tổng cộng"),
     ("Chi bộ", 43, "{{ b.name }}", None),
-    ("Đảng viên đầu kỳ", 18,
-     "{% if b.reported %}{{ b.values.members_start|so }}{% else %}–{% endif %}",
-     "{{ total.members_start|so }}"),
-    ("Kết nạp", 15, "{% if b.reported %}{{ b.values.admitted|so }}{% else %}–{% endif %}",
-     "{{ total.admitted|so }}"),
-    ("Đưa ra khỏi Đảng", 17, "{% if b.reported %}{{ b.removed|so }}{% else %}–{% endif %}",
-     "{{ total.removed|so }}"),
-    ("Đảng viên cuối kỳ", 18,
-     "{% if b.reported %}{{ b.values.members_end|so }}{% else %}–{% endif %}",
-     "{{ total.members_end|so }}"),
-    ("Kiểm tra, giám sát (lượt)", 18,
-     "{% if b.reported %}{{ b.values.inspections_received|so }}{% else %}–{% endif %}",
-     "{{ total.inspections_received|so }}"),
-    ("Tình trạng", 24, "{{ b.outcome or ('Đã nộp' if b.reported else 'Chưa nộp') }}",
-     "{{ reported_count|so }}/{{ expected_count|so }}"),
+    (
+        "Đảng viên đầu kỳ",
+        18,
+        "{% if b.reported %}{{ b.values.members_start|so }}{% else %}–{% endif %}",
+        "{{ total.members_start|so }}",
+    ),
+    (
+        "Kết nạp",
+        15,
+        "{% if b.reported %}{{ b.values.admitted|so }}{% else %}–{% endif %}",
+        "{{ total.admitted|so }}",
+    ),
+    (
+        "Đưa ra khỏi Đảng",
+        17,
+        "{% if b.reported %}{{ b.removed|so }}{% else %}–{% endif %}",
+        "{{ total.removed|so }}",
+    ),
+    (
+        "Đảng viên cuối kỳ",
+        18,
+        "{% if b.reported %}{{ b.values.members_end|so }}{% else %}–{% endif %}",
+        "{{ total.members_end|so }}",
+    ),
+    (
+        "Kiểm tra, giám sát (lượt)",
+        18,
+        "{% if b.reported %}{{ b.values.inspections_received|so }}{% else %}–{% endif %}",
+        "{{ total.inspections_received|so }}",
+    ),
+    (
+        "Tình trạng",
+        24,
+        "{{ b.outcome or ('Đã nộp' if b.reported else 'Chưa nộp') }}",
+        "{{ reported_count|so }}/{{ expected_count|so }}",
+    ),
 ]
 
 
@@ -634,18 +764,44 @@ def _cell_text(cell: _Cell, text: str, *, bold=False, align=CENTER) -> None:
 
 
 def build_appendix(document) -> None:
-    p = fmt(document.add_paragraph(), align=CENTER, indent=False, after=Pt(0), single=True,
-            keep_next=True)
+    p = fmt(
+        document.add_paragraph(),
+        align=CENTER,
+        indent=False,
+        after=Pt(0),
+        single=True,
+        keep_next=True,
+    )
     p.paragraph_format.page_break_before = True
     run(p, "PHỤ LỤC", bold=True, size=14)
-    p = fmt(document.add_paragraph(), align=CENTER, indent=False, after=Pt(0), single=True,
-            keep_next=True)
-    run(p, "SỐ LIỆU CÔNG TÁC XÂY DỰNG ĐẢNG CỦA CÁC CHI BỘ {{ period.label|upper }}", bold=True,
-        size=14)
-    p = fmt(document.add_paragraph(), align=CENTER, indent=False, after=Pt(12), single=True,
-            keep_next=True)
-    run(p, "(Kèm theo Báo cáo số {{ number or '     ' }}-BC/{{ committee.symbol }}, "
-        "{{ date|ngay }})", italic=True, size=14)
+    p = fmt(
+        document.add_paragraph(),
+        align=CENTER,
+        indent=False,
+        after=Pt(0),
+        single=True,
+        keep_next=True,
+    )
+    run(
+        p,
+        "SỐ LIỆU CÔNG TÁC XÂY DỰNG ĐẢNG CỦA CÁC CHI BỘ {{ period.label|upper }}",
+        bold=True,
+        size=14,
+    )
+    p = fmt(
+        document.add_paragraph(),
+        align=CENTER,
+        indent=False,
+        after=Pt(12),
+        single=True,
+        keep_next=True,
+    )
+    run(
+        p,
+        "(Kèm theo Báo cáo số {{ number or '     ' }}-BC/{{ committee.symbol }}, {{ date|ngay }})",
+        italic=True,
+        size=14,
+    )
 
     widths = [width for _, width, _, _ in APPENDIX_COLUMNS]
     table = make_table(document, 5, widths, borders=True)
@@ -666,8 +822,11 @@ def build_appendix(document) -> None:
     p = fmt(document.add_paragraph(), indent=False, before=Pt(6), align=LEFT)
     run(p, "{%p if missing %}")
     p = fmt(document.add_paragraph(), before=Pt(6))
-    run(p, "Các chi bộ chưa nộp báo cáo: {{ missing|map(attribute='name')|join(', ') }}.",
-        italic=True)
+    run(
+        p,
+        "Các chi bộ chưa nộp báo cáo: {{ missing|map(attribute='name')|join(', ') }}.",
+        italic=True,
+    )
     p = document.add_paragraph()
     run(p, "{%p endif %}")
 

@@ -51,8 +51,8 @@ _REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _COLUMNS: dict[str, int] = {}
 
-# (row, col, type, text, formula, has_value); text is the <v> text, or the joined inline string
-RawCell = tuple[int, int, str, str | None, str | None, bool]
+# (row, col, ref, type, text, formula, has_value); text is <v>'s, or the joined inline string
+RawCell = tuple[int, int, str, str, str | None, str | None, bool]
 
 
 class Broken(Exception):
@@ -386,6 +386,8 @@ class SheetScan:
                         raise Broken("corrupt", "column")
                 if col not in keep_cols and (cell_row, col) not in keep_cells:
                     continue
+                if not ref or not ref.isupper() or ref[len(letters)] == "0":
+                    ref = column_letters(col) + str(cell_row)
                 text = formula = None
                 has_value = False
                 for child in c:
@@ -404,7 +406,7 @@ class SheetScan:
                 self.kept += 1
                 if self.kept > MAX_CELLS_KEPT:
                     raise Broken("too_large", "kept cells")
-                kept.append((cell_row, col, c.get("t") or "n", text, formula, has_value))
+                kept.append((cell_row, col, ref, c.get("t") or "n", text, formula, has_value))
         return kept, dependents
 
 
@@ -443,7 +445,9 @@ def _rows(data: bytes) -> Iterator[etree._Element]:
                 yield element
         return
     for section in parse(data):
-        if local(section.tag) == "sheetData":
+        tag = section.tag
+        if local(tag) == "sheetData":
+            row_tag = tag[:-9] + "row"
             for element in section:
-                if local(element.tag) == "row":
+                if element.tag == row_tag:
                     yield element

@@ -271,6 +271,8 @@ def _run_rules(result: CheckResult, form: FormSpec, previous: dict[str, Any] | N
             continue
         level = ERROR if rule.level == ERROR else WARNING
         message = _describe(rule, scope)
+        if not rule.cells:  # a rule over no field (e.g. only period_kind): the whole file
+            result.problems.append(Problem(level=level, message=message, rule=rule.id))
         for target in rule.cells:
             sheet_ref = result.cells.get(target)
             fld = form.field(target)

@@ -42,7 +42,8 @@ class Env:
     def __init__(self, home: str | None, clock: Callable[[], dt.datetime] = local_now) -> None:
         self.workspace = Workspace.locate(home)
         self.clock = clock
-        self.out = Console(highlight=False, soft_wrap=True)
+        # Piped or captured output gets a wide table rather than one folded to 80 columns.
+        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
         self._config: Config | None = None
         self._form: FormSpec | None = None
 

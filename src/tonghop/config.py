@@ -204,15 +204,18 @@ def _load_branches(raw: Any, text: str, file_name: str) -> tuple[Branch, ...]:
     branches: list[Branch] = []
     seen: set[str] = set()
     for number, item in enumerate(raw, start=1):
-        section = TomlTable(item, "branches", text, file_name)
+        section = TomlTable(item, "branches", text, file_name, occurrence=number)
         code = normalize_code(section.text_value("code"))
         if not re.fullmatch(r"[A-Z0-9Đ_.-]{1,20}", code):
-            raise ConfigError(
-                f"Tệp {file_name}, chi bộ thứ {number}: mã «{code}» chỉ được gồm chữ cái không dấu, "
-                "chữ số, gạch ngang hoặc gạch dưới (tối đa 20 ký tự)."
+            raise section.fail(
+                "code",
+                f"chi bộ thứ {number}: mã «{code}» chỉ được gồm chữ cái không dấu, chữ số, "
+                "gạch ngang hoặc gạch dưới (tối đa 20 ký tự).",
             )
         if code in seen:
-            raise ConfigError(f"Tệp {file_name}: mã chi bộ «{code}» bị khai báo hai lần.")
+            raise section.fail(
+                "code", f"chi bộ thứ {number}: mã chi bộ «{code}» bị khai báo hai lần."
+            )
         seen.add(code)
         branches.append(Branch(code=code, name=section.text_value("name")))
     return tuple(branches)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,11 @@ from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import quote_sheetname
-from openpyxl.utils.cell import coordinate_from_string
+from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .blank import FONT_NAME, INPUT_FILL_COLOR, ascii_slug
+from .blank import FONT_NAME, INPUT_FILL_COLOR, ascii_slug, use_default_font
 from .problems import Problem
 
 FEEDBACK_SHEET = "Phản hồi"
@@ -38,8 +39,11 @@ MACRO_SUFFIXES = (".xlsm", ".xltm")
 # Extensions openpyxl can open; anything else gets a fresh workbook with the problems sheet.
 OPENPYXL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
+_COORDINATE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
 _HEADERS = ("STT", "Mức độ", "Vị trí", "Nội dung", "Giá trị đã nhập", "Hướng dẫn")
-_WIDTHS = (6, 11, 20, 30, 16, 62)
+# Characters of the workbook's default font (Times New Roman 12 in our forms): the table
+# then fits A4 landscape at 100 %.
+_WIDTHS = (5, 10, 23, 25, 13, 48)
 _FONT_SIZE = 12
 
 
@@ -101,6 +105,7 @@ def write_feedback(
     opened = workbook is not None
     if workbook is None:
         workbook = Workbook()
+        use_default_font(workbook)
         default = workbook.active
         if default is not None:
             workbook.remove(default)
@@ -218,9 +223,8 @@ def _target_cell(workbook: Workbook, problem: Problem) -> Any | None:
     if not isinstance(sheet, Worksheet):
         return None
     coordinate = problem.cell.replace("$", "").strip().upper()
-    try:
-        coordinate_from_string(coordinate)
-    except ValueError:
+    match = _COORDINATE.fullmatch(coordinate)
+    if not match or column_index_from_string(match[1]) > 16384 or int(match[2]) > 1048576:
         return None
     cell = sheet[coordinate]
     if isinstance(cell, MergedCell):
@@ -340,7 +344,9 @@ def _write_problem_sheet(
         cell.fill = PatternFill("solid", fgColor="D9D9D9")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         cell.border = border
-    sheet.row_dimensions[row].height = 20
+    sheet.row_dimensions[row].height = max(
+        _height(h, w) for h, w in zip(_HEADERS, _WIDTHS, strict=True)
+    )
 
     for index, problem in enumerate(problems):
         row += 1
@@ -388,6 +394,7 @@ def _write_problem_sheet(
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.page_margins.left = sheet.page_margins.right = 0.5
+    sheet.print_options.horizontalCentered = True
     sheet.page_margins.top = sheet.page_margins.bottom = 0.6
     sheet.page_margins.header = sheet.page_margins.footer = 0.3
     sheet.oddFooter.center.text = "Trang &P/&N"
@@ -398,6 +405,6 @@ def _write_problem_sheet(
 
 def _height(text: str, width: float) -> float:
     """Row height (points) for ``text`` wrapped in a column ``width`` characters wide."""
-    per_line = max(4, int(width * 1.0))
+    per_line = max(4, int(width * 1.2))
     lines = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
     return max(20.0, lines * 16.5 + 4)

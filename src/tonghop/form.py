@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import ConfigError
@@ -25,6 +25,10 @@ _ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 # Rules run in a sandbox: no attribute access to Python internals, no side effects.
 _RULE_ENV = ImmutableSandboxedEnvironment(autoescape=False)
+# Checks are evaluated with strict undefined values: a check that touches something that does
+# not exist (an unsafe attribute such as ``__class__``, a misspelt key of ``previous``) raises
+# instead of quietly being false, so load_form rejects it and checks.py skips it.
+_CHECK_ENV = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class Rule:
 
     @cached_property
     def _compiled(self) -> Any:
-        return _RULE_ENV.compile_expression(self.check, undefined_to_none=False)
+        return _CHECK_ENV.compile_expression(self.check, undefined_to_none=False)
 
     @cached_property
     def _message_template(self) -> Any:
@@ -145,12 +149,14 @@ def load_form(path: Path) -> FormSpec:
         raise ConfigError(f"Tệp {name}: chưa có mục [[sections]] nào.")
     sections: list[Section] = []
     seen: set[str] = set()
-    for raw in raw_sections:
-        part = TomlTable(raw, "sections", text, name)
+    field_number = 0  # which [[sections.fields]] of the file, to name the right line
+    for section_number, raw in enumerate(raw_sections, start=1):
+        part = TomlTable(raw, "sections", text, name, occurrence=section_number)
         section_id = part.text_value("id")
         fields = []
         for raw_field in part.data.get("fields", []):
-            item = TomlTable(raw_field, "sections.fields", text, name)
+            field_number += 1
+            item = TomlTable(raw_field, "sections.fields", text, name, occurrence=field_number)
             new = _field(item, section_id, kinds)
             if new.id in seen:
                 raise item.fail("id", f"mã trường «{new.id}» bị trùng.")
@@ -161,8 +167,14 @@ def load_form(path: Path) -> FormSpec:
         if required not in seen:
             raise ConfigError(f"Tệp {name}: biểu mẫu phải có trường «{required}».")
 
-    rules = tuple(_rule(TomlTable(r, "rules", text, name), seen) for r in data.get("rules", []))
-    _check_rules_run(rules, seen)
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise ConfigError(f"Tệp {name}: các quy tắc phải viết thành các mục [[rules]].")
+    tables = [
+        TomlTable(r, "rules", text, name, occurrence=n) for n, r in enumerate(raw_rules, start=1)
+    ]
+    rules = tuple(_rule(table, seen) for table in tables)
+    _check_rules_run(rules, tables, seen)
     derived = _derived(data.get("derived", {}), seen, text, name)
     shares_table = TomlTable(data.get("shares"), "shares", text, name)
     shares: dict[str, str] = {}
@@ -181,17 +193,17 @@ def load_form(path: Path) -> FormSpec:
     )
 
 
-def _check_rules_run(rules: tuple[Rule, ...], field_ids: set[str]) -> None:
+def _check_rules_run(rules: tuple[Rule, ...], tables: list[TomlTable], field_ids: set[str]) -> None:
     """Run every rule once on zeros so a rule that cannot be evaluated fails here, not later."""
     zeros: dict[str, Any] = dict.fromkeys(field_ids, 0)
     zeros["previous"] = None
     zeros["period_kind"] = "year"
-    for rule in rules:
+    for rule, table in zip(rules, tables, strict=True):
         try:
             rule.holds(zeros)
         except Exception as exc:
-            raise ConfigError(
-                f"Tệp form.toml: quy tắc «{rule.id}» không tính được trên số liệu mẫu ({exc})."
+            raise table.fail(
+                "check", f"quy tắc «{rule.id}» không tính được trên số liệu mẫu ({exc})."
             ) from exc
 
 

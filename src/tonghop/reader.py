@@ -125,6 +125,7 @@ _NAME_TARGET = re.compile(
     r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?\s*"
 )
 _WORKSHEET_TYPES = ("/worksheet", "/xlMacrosheet")
+_TARGETS: dict[str, tuple[str, int, int, str] | None] = {}  # defined-name text -> target
 
 
 def _unreadable(kind: str) -> Unreadable:
@@ -286,25 +287,30 @@ def _read_package(package: Package, value_col: int) -> Workbook:
     rels = _xlsx.relationships(package, _xlsx.rels_name_for(workbook_name), workbook_name)
     sheets: list[tuple[str, str | None]] = []  # (name, worksheet part or None)
     definitions: list[tuple[str, str | None, str]] = []  # (name, localSheetId, text)
-    for element in (child for section in root for child in section):
-        tag = local(element.tag)
-        if tag == "sheet":
-            rel_id = next((v for k, v in element.attrib.items() if k.endswith("}id")), "")
-            kind, target = rels.get(rel_id, ("", ""))
-            part = target if kind.endswith(_WORKSHEET_TYPES) else None
-            sheets.append((element.get("name") or f"Sheet{len(sheets) + 1}", part))
-        elif tag == "definedName":
-            definitions.append(
-                (element.get("name") or "", element.get("localSheetId"), element.text or "")
-            )
-            if len(definitions) > _xlsx.MAX_DEFINED_NAMES:
+    for section in root:
+        section_tag = local(section.tag)
+        if section_tag == "sheets":
+            for element in section:
+                if local(element.tag) != "sheet":
+                    continue
+                rel_id = next((v for k, v in element.attrib.items() if k.endswith("}id")), "")
+                kind, target = rels.get(rel_id, ("", ""))
+                part = target if kind.endswith(_WORKSHEET_TYPES) else None
+                sheets.append((element.get("name") or f"Sheet{len(sheets) + 1}", part))
+        elif section_tag == "definedNames":
+            if len(section) > _xlsx.MAX_DEFINED_NAMES:
                 raise Broken("too_large", "defined names")
+            definitions.extend(
+                (e.get("name") or "", e.get("localSheetId"), e.text or "")
+                for e in section
+                if local(e.tag) == "definedName"
+            )
     if not rels and sheets:  # no workbook rels: assume the usual part names
         sheets = [(name, f"xl/worksheets/sheet{i}.xml") for i, (name, _) in enumerate(sheets, 1)]
     sheet_names = [name for name, _ in sheets]
     targets = _resolve_names(definitions, sheet_names)
     wanted: dict[str, set[tuple[int, int]]] = {name: set() for name in sheet_names}
-    for sheet, row, col in targets.values():
+    for sheet, row, col, _ in targets.values():
         wanted[sheet].add((row, col))
 
     scan = _xlsx.SheetScan()
@@ -318,50 +324,58 @@ def _read_package(package: Package, value_col: int) -> Workbook:
     strings = _shared_strings(package, rels, raw)
 
     cells: dict[str, dict[str, Cell]] = {}
+    id_rows: dict[str, Cell] = {}
+    value_letters = column_letters(value_col)
     for name, kept, formulas in raw:
         cells[name] = sheet_cells = {}
-        for row, col, kind, text, formula, has_value in kept:
-            ref = column_letters(col) + str(row)
-            if formula == "" and (row, col) in formulas:
-                formula = formulas[row, col]
-            sheet_cells[ref] = _cell(name, ref, kind, text, formula, has_value, strings)
-
+        candidates: list[tuple[str, int]] = []  # column A texts that may be row ids
+        for row, col, ref, kind, text, formula, has_value in kept:
+            if formula == "" and formulas:
+                formula = formulas.get((row, col), "")
+            cell = _cell(name, ref, kind, text, formula, has_value, strings)
+            sheet_cells[ref] = cell
+            if col == 1 and type(cell.value) is str:
+                candidates.append((cell.value, row))
+        for text, row in candidates:
+            key = text.strip().lower()
+            if key not in id_rows and _ID.fullmatch(key):
+                target = f"{value_letters}{row}"
+                id_rows[key] = sheet_cells.get(target) or Cell(name, target, None)
     names = {
         key: cells.get(sheet, {}).get(ref) or Cell(sheet, ref, None)
-        for key, (sheet, row, col) in targets.items()
-        for ref in (column_letters(col) + str(row),)
+        for key, (sheet, _, _, ref) in targets.items()
     }
-    value_letters = column_letters(value_col)
-    id_rows: dict[str, Cell] = {}
-    for name in sheet_names:
-        for ref, cell in cells.get(name, {}).items():
-            if not (ref[0] == "A" and ref[1].isdigit() and isinstance(cell.value, str)):
-                continue
-            key = cell.value.strip().lower()
-            if key not in id_rows and _ID.fullmatch(key):
-                target = value_letters + ref[1:]
-                id_rows[key] = cells[name].get(target) or Cell(name, target, None)
     return Workbook(sheet_names=sheet_names, names=names, id_rows=id_rows, cells=cells)
 
 
 def _resolve_names(
     definitions: list[tuple[str, str | None, str]], sheet_names: list[str]
-) -> dict[str, tuple[str, int, int]]:
-    """Defined name (lowercased) -> (sheet, row, col) for names that point to one cell.
+) -> dict[str, tuple[str, int, int, str]]:
+    """Defined name (lowercased) -> (sheet, row, col, ref) for names that point to one cell.
 
     A workbook-level name wins; a sheet-scoped one is used only when no valid workbook-level
     name of that name exists (the lowest sheet index wins among those).
     """
     by_fold = {name.casefold(): name for name in sheet_names}
-    global_: dict[str, tuple[str, int, int]] = {}
-    scoped: dict[str, tuple[int, tuple[str, int, int]]] = {}
+    global_: dict[str, tuple[str, int, int, str]] = {}
+    scoped: dict[str, tuple[int, tuple[str, int, int, str]]] = {}
+    cache = _TARGETS
     for name, scope, text in definitions:
         key = name.strip().lower()
         if not key or key.startswith("_xlnm."):
             continue
-        target = _name_target(text, by_fold)
-        if target is None:
+        parsed = cache.get(text, False)
+        if parsed is False:
+            parsed = _name_target(text)
+            if len(cache) >= 50_000:
+                cache.clear()
+            cache[text] = parsed
+        if parsed is None:
             continue
+        sheet = by_fold.get(parsed[0])
+        if sheet is None:
+            continue
+        target = (sheet, *parsed[1:])
         if scope is None:
             global_.setdefault(key, target)
         elif scope.isdigit():
@@ -373,24 +387,25 @@ def _resolve_names(
     return global_
 
 
-def _name_target(text: str, sheets: dict[str, str]) -> tuple[str, int, int] | None:
+def _name_target(text: str) -> tuple[str, int, int, str] | None:
+    """(casefolded sheet name, row, col, ref) of a defined name's text if it is one cell."""
     match = _NAME_TARGET.fullmatch(text.strip())
     if match is None:
         return None
     quoted, bare, col1, row1, col2, row2 = match.groups()
-    sheet = sheets.get((quoted.replace("''", "'") if quoted else bare).casefold())
     position = split_ref(col1 + row1)
-    if sheet is None or position is None:
+    if position is None:
         return None
     if col2 is not None and split_ref(col2 + row2) != position:
         return None  # a range of more than one cell
-    return sheet, *position
+    sheet = (quoted.replace("''", "'") if quoted else bare).casefold()
+    return sheet, *position, column_letters(position[1]) + str(position[0])
 
 
 def _shared_strings(package: Package, rels: dict, raw: list) -> list[str]:
     needed = 0
     for _, kept, _ in raw:
-        for _, _, kind, text, _, _ in kept:
+        for _, _, _, kind, text, _, _ in kept:
             if kind == "s" and text:
                 needed = max(needed, _index(text) + 1)
     if not needed:

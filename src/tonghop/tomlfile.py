@@ -29,30 +29,58 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         where = re.search(r"line (\d+), column (\d+)", str(exc))
-        place = f" ở dòng {where[1]}, cột {where[2]}" if where else ""
+        if where:
+            place = f" ở dòng {where[1]}, cột {where[2]}"
+        elif "end of document" in str(exc):
+            place = f" ở cuối tệp (dòng {max(1, len(text.splitlines()))})"
+        else:
+            place = ""
         raise ConfigError(
             f"Tệp {path.name} sai cú pháp TOML{place}. Hãy kiểm tra dấu ngoặc kép, dấu bằng "
             "và tên mục [..] ở dòng đó."
         ) from exc
 
 
-def key_line(text: str, section: str, key: str) -> int | None:
-    """The line where ``key`` is set inside ``[section]``, for pointing the user at it."""
+def key_line(text: str, section: str, key: str, occurrence: int | None = None) -> int | None:
+    """The line where ``key`` is set inside ``[section]``, for pointing the user at it.
+
+    For an array of tables (``[[branches]]``), ``occurrence`` (1-based) picks which table: the
+    n-th ``[[section]]`` header of the file. Without it the first match anywhere is returned.
+    """
     current = ""
+    seen = 0
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$", line)
         if header:
             current = header[1]
+            if current == section:
+                seen += 1
+            continue
+        if occurrence is not None and seen != occurrence:
             continue
         if current == section and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
             return number
     return None
 
 
+def header_line(text: str, section: str, occurrence: int | None = None) -> int | None:
+    """The line of the ``[section]`` (or n-th ``[[section]]``) header, when there is one."""
+    seen = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$", line)
+        if header and header[1] == section:
+            seen += 1
+            if occurrence is None or seen == occurrence:
+                return number
+    return None
+
+
 class TomlTable:
     """Typed access to one table of a TOML document, with errors naming the key and line."""
 
-    def __init__(self, data: Any, section: str, text: str, file_name: str) -> None:
+    def __init__(
+        self, data: Any, section: str, text: str, file_name: str, occurrence: int | None = None
+    ) -> None:
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -61,9 +89,12 @@ class TomlTable:
         self.section = section
         self.text = text
         self.file_name = file_name
+        self.occurrence = occurrence
 
     def fail(self, key: str, what: str) -> ConfigError:
-        line = key_line(self.text, self.section, key)
+        line = key_line(self.text, self.section, key, self.occurrence)
+        if line is None:  # a missing key: point at the table it belongs in
+            line = header_line(self.text, self.section, self.occurrence)
         where = f" (dòng {line})" if line else ""
         return ConfigError(
             f"Tệp {self.file_name}, khóa «{key}» trong mục [{self.section}]{where}: {what}"

@@ -80,12 +80,15 @@ def _number(raw: Any, expected: str) -> float | int:
     if isinstance(raw, dt.date | dt.datetime):
         raise ValueProblem(f"Ô này cần {expected}, không phải ngày tháng.")
     try:
-        return parse_number(str(raw))
+        number = parse_number(str(raw))
     except ValueError:
         raise ValueProblem(
             f"Ô này cần {expected}; đã nhập «{str(raw).strip()[:60]}». Chỉ gõ chữ số, "
             "không gõ chữ hay ký hiệu khác."
         ) from None
+    if not math.isfinite(number):  # hundreds of digits overflow float to inf
+        raise ValueProblem(f"Số đã nhập quá lớn cho ô này; ô này cần {expected}.")
+    return number
 
 
 def _count(raw: Any) -> int:
@@ -155,7 +158,7 @@ def _text(raw: Any) -> str:
         return raw.strftime("%d/%m/%Y")
     text = nfc_text(str(raw)).replace("\r\n", "\n").replace("\r", "\n")
     # Drop control characters that Word cannot hold (keep tab and newline).
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
     if len(text) > MAX_TEXT:
         raise ValueProblem(
             f"Nội dung dài {len(text)} ký tự, quá giới hạn {MAX_TEXT} ký tự. Hãy viết ngắn gọn hơn."

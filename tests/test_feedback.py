@@ -1,0 +1,383 @@
+"""Feedback to a branch: its own workbook marked up, a «Phản hồi» sheet, a note when unreadable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import unicodedata
+import warnings
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tonghop.blank import INPUT_FILL_COLOR, write_blank_form
+from tonghop.config import Branch, load_config
+from tonghop.feedback import (
+    COMMENT_AUTHOR,
+    ERROR_FILL_COLOR,
+    FEEDBACK_SHEET,
+    WARNING_FILL_COLOR,
+    feedback_file_name,
+    verdict_line,
+    write_feedback,
+    write_unreadable_note,
+)
+from tonghop.form import load_form
+from tonghop.office import convert, find_soffice
+from tonghop.periods import Period
+from tonghop.problems import Problem
+
+ROOT = Path(__file__).resolve().parents[1]
+BRANCH = Branch(code="LT1", name="Chi bộ Khu vực Lân Thạnh 1")
+PERIOD = Period.parse("2024")
+SHEET = "Báo cáo"
+
+
+def filled_return(folder: Path, name: str = "bao-cao-LT1-2024.xlsx") -> tuple[Path, dict[str, str]]:
+    """A blank return filled in like a branch would; returns it and field id -> cell."""
+    form = load_form(ROOT / "templates" / "form.toml")
+    config = load_config(ROOT / "tonghop.toml")
+    path = write_blank_form(form, config, BRANCH, PERIOD, folder / name)
+    wb = openpyxl.load_workbook(path)
+    cells = {n: next(iter(d.destinations))[1].replace("$", "") for n, d in wb.defined_names.items()}
+    ws = wb[SHEET]
+    for field_id, value in {
+        "members_start": 42,
+        "admitted": 3,
+        "members_end": 50,
+        "probationary": 60,
+        "confirmed": 70,
+    }.items():
+        ws[cells[field_id]] = value
+    wb.save(path)
+    return path, cells
+
+
+def problems_for(cells: dict[str, str]) -> list[Problem]:
+    return [
+        Problem(
+            "error",
+            "Số đảng viên cuối kỳ là 50 nhưng đầu kỳ cộng tăng, trừ giảm ra 45.",
+            "members_end",
+            "Tổng số đảng viên cuối kỳ",
+            SHEET,
+            cells["members_end"],
+            "50",
+            "members_balance",
+        ),
+        Problem(
+            "error",
+            "Số đảng viên dự bị (60) không được lớn hơn tổng số đảng viên cuối kỳ (50).",
+            "probationary",
+            "Trong đó: đảng viên dự bị",
+            SHEET,
+            cells["probationary"],
+            "60",
+        ),
+        Problem(
+            "warning",
+            "Số đảng viên dự bị được công nhận chính thức (70) lớn hơn tổng số đảng viên cuối kỳ.",
+            "confirmed",
+            "Đảng viên dự bị được công nhận chính thức trong kỳ",
+            SHEET,
+            cells["confirmed"],
+            "70",
+        ),
+        Problem("warning", "Tệp được gửi sau hạn nộp."),
+    ]
+
+
+def rgb(cell: openpyxl.cell.cell.Cell) -> str:
+    return str(cell.fill.fgColor.rgb)[-6:].upper()
+
+
+def sheet_texts(ws: openpyxl.worksheet.worksheet.Worksheet) -> list[str]:
+    return [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+
+
+def test_problem_cells_are_filled_and_commented(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    problems = problems_for(cells)
+    out = write_feedback(
+        source,
+        problems,
+        tmp_path / "out" / "LT1-2024-phan-hoi.xlsx",
+        branch_name=BRANCH.name,
+        period_label=PERIOD.label,
+        verdict=verdict_line(problems),
+    )
+    assert out == tmp_path / "out" / "LT1-2024-phan-hoi.xlsx"
+    wb = openpyxl.load_workbook(out)
+    ws = wb[SHEET]
+    for problem in problems[:3]:
+        cell = ws[problem.cell]
+        expected = ERROR_FILL_COLOR if problem.is_error else WARNING_FILL_COLOR
+        assert rgb(cell) == expected, problem.cell
+        assert cell.comment is not None
+        assert problem.message in cell.comment.text
+        assert cell.comment.author == COMMENT_AUTHOR
+    # The values the branch typed are still there, and untouched cells keep their look.
+    assert ws[cells["members_end"]].value == 50
+    assert rgb(ws[cells["admitted"]]) == INPUT_FILL_COLOR
+    assert ws[cells["admitted"]].comment is None
+    # The defined names survive, so the corrected file can be read again.
+    assert set(cells) == set(wb.defined_names)
+    assert list(tmp_path.joinpath("out").iterdir()) == [out]
+
+
+def test_feedback_sheet_comes_first_and_lists_every_problem(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    problems = problems_for(cells)
+    out = write_feedback(
+        source,
+        problems,
+        tmp_path / "fb.xlsx",
+        branch_name=BRANCH.name,
+        period_label=PERIOD.label,
+        verdict="rejected",
+    )
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == [FEEDBACK_SHEET, SHEET]
+    assert wb.active.title == FEEDBACK_SHEET
+    ws = wb[FEEDBACK_SHEET]
+    texts = sheet_texts(ws)
+    assert "Báo cáo chưa được tiếp nhận: có 2 lỗi cần sửa và 2 cảnh báo cần xem lại." in texts
+    assert f"Chi bộ: {BRANCH.name}" in texts
+    assert f"Kỳ báo cáo: {PERIOD.label}" in texts
+    assert all(unicodedata.is_normalized("NFC", t) for t in texts)
+    header = next(r for r in ws.iter_rows() if r[0].value == "STT")
+    assert [c.value for c in header] == [
+        "STT",
+        "Mức độ",
+        "Vị trí",
+        "Nội dung",
+        "Giá trị đã nhập",
+        "Hướng dẫn",
+    ]
+    rows = [r for r in ws.iter_rows(min_row=header[0].row + 1) if isinstance(r[0].value, int)]
+    assert [r[0].value for r in rows] == [1, 2, 3, 4]
+    assert sorted(r[5].value for r in rows) == sorted(p.message for p in problems)
+    by_message = {r[5].value: r for r in rows}
+    for problem in problems:
+        row = by_message[problem.message]
+        assert row[1].value == problem.level_label
+        if problem.cell:
+            assert row[2].value == f"Trang «{SHEET}», ô {problem.cell}"
+            assert row[2].hyperlink is not None
+            assert row[2].hyperlink.location == f"'{SHEET}'!{problem.cell}"
+            assert row[4].value == problem.found
+        else:
+            assert row[2].value == "Cả tệp"
+            assert row[2].hyperlink is None
+    assert ws.page_setup.orientation == "landscape"
+    assert int(ws.page_setup.paperSize) == 9
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+
+
+def test_warning_only_is_yellow_and_accepted(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    warning = problems_for(cells)[2]
+    out = write_feedback(source, [warning], tmp_path / "fb.xlsx", verdict="accepted")
+    wb = openpyxl.load_workbook(out)
+    assert rgb(wb[SHEET][warning.cell]) == WARNING_FILL_COLOR
+    assert "Báo cáo đã được tiếp nhận, có 1 cảnh báo cần xem lại." in sheet_texts(
+        wb[FEEDBACK_SHEET]
+    )
+
+
+def test_several_problems_on_one_cell_are_joined_and_error_wins(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    cell = cells["members_end"]
+    problems = [
+        Problem("warning", "Cảnh báo thứ nhất về ô này.", sheet=SHEET, cell=cell),
+        Problem("error", "Lỗi thứ hai về ô này.", sheet=SHEET, cell=f"${cell[0]}${cell[1:]}"),
+    ]
+    out = write_feedback(source, problems, tmp_path / "fb.xlsx", verdict="x")
+    ws = openpyxl.load_workbook(out)[SHEET]
+    assert rgb(ws[cell]) == ERROR_FILL_COLOR
+    text = ws[cell].comment.text
+    assert "Cảnh báo thứ nhất về ô này." in text and "Lỗi thứ hai về ô này." in text
+
+
+def test_problem_in_a_merged_or_missing_place_does_not_break(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    problems = [
+        Problem(
+            "error",
+            "Thiếu nội dung kết quả nổi bật.",
+            sheet=SHEET,
+            cell="D" + cells["highlights"][1:],
+        ),
+        Problem("error", "Trang đã bị đổi tên.", sheet="Sheet1", cell="C5"),
+        Problem("error", "Ô không hợp lệ.", sheet=SHEET, cell="ô C5"),
+    ]
+    out = write_feedback(source, problems, tmp_path / "fb.xlsx", verdict="rejected")
+    wb = openpyxl.load_workbook(out)
+    anchor = wb[SHEET][cells["highlights"]]
+    assert "Thiếu nội dung kết quả nổi bật." in anchor.comment.text
+    assert len(sheet_texts(wb[FEEDBACK_SHEET])) > 10
+
+
+def test_feedback_sent_back_again_replaces_the_old_marks(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    first = write_feedback(source, problems_for(cells), tmp_path / "one.xlsx", verdict="rejected")
+    again = [Problem("error", "Vẫn còn lỗi ở số dự bị.", sheet=SHEET, cell=cells["probationary"])]
+    second = write_feedback(first, again, tmp_path / "two.xlsx", verdict="rejected")
+    wb = openpyxl.load_workbook(second)
+    assert wb.sheetnames == [FEEDBACK_SHEET, SHEET]
+    ws = wb[SHEET]
+    assert ws[cells["members_end"]].comment is None
+    assert rgb(ws[cells["members_end"]]) == INPUT_FILL_COLOR
+    assert ws[cells["probationary"]].comment.text == "Lỗi: Vẫn còn lỗi ở số dự bị."
+    assert "Tệp được gửi sau hạn nộp." not in sheet_texts(wb[FEEDBACK_SHEET])
+
+
+def test_feedback_file_is_still_a_readable_return(tmp_path: Path) -> None:
+    """A branch fixes the feedback file itself and sends it back: the reader must cope."""
+    from tonghop.reader import read_workbook
+
+    source, cells = filled_return(tmp_path)
+    out = write_feedback(source, problems_for(cells), tmp_path / "fb.xlsx", verdict="rejected")
+    book = read_workbook(out)
+    assert book.names["members_end"].value == 50
+    assert book.names["members_end"].sheet == SHEET
+    assert book.names["branch_code"].value == "LT1"
+    assert book.id_rows["members_end"].ref == cells["members_end"]
+
+
+def _make_xlsm(xlsx: Path, xlsm: Path) -> None:
+    """Turn an .xlsx into a (fake) macro workbook, as Excel would save it."""
+    with zipfile.ZipFile(xlsx) as src, zipfile.ZipFile(xlsm, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                ).replace(
+                    b"<Default ",
+                    b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+                    b"<Default ",
+                    1,
+                )
+            if item.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(
+                    b"</Relationships>",
+                    b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/'
+                    b'relationships/vbaProject" Target="vbaProject.bin"/></Relationships>',
+                )
+            dst.writestr(item, data)
+        dst.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0fake vba project")
+
+
+def test_xlsm_keeps_its_extension_and_macros(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    xlsm = tmp_path / "bao cao chi bo.xlsm"
+    _make_xlsm(source, xlsm)
+    name = feedback_file_name("LT1", "2024", xlsm.name, dt.datetime(2025, 1, 5, 9, 3))
+    assert name == "LT1-2024-phan-hoi-20250105-0903.xlsm"
+    out = write_feedback(xlsm, problems_for(cells), tmp_path / name, verdict="rejected")
+    assert out.suffix == ".xlsm"
+    with zipfile.ZipFile(out) as archive:
+        assert "xl/vbaProject.bin" in archive.namelist()
+        assert b"macroEnabled" in archive.read("[Content_Types].xml")
+    wb = openpyxl.load_workbook(out, keep_vba=True)
+    assert wb.sheetnames[0] == FEEDBACK_SHEET
+    assert wb[SHEET][cells["members_end"]].comment is not None
+    # Even if the caller asks for .xlsx, a macro workbook is written as .xlsm.
+    forced = write_feedback(xlsm, [], tmp_path / "other.xlsx", verdict="accepted")
+    assert forced.suffix == ".xlsm"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("hong.xlsx", b"PK\x03\x04 this is not really a zip"),
+        ("cu.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 old excel"),
+        ("anh.xlsx", b"\x89PNG\r\n\x1a\n"),
+    ],
+)
+def test_unloadable_workbook_still_gets_feedback(tmp_path: Path, name: str, content: bytes) -> None:
+    source = tmp_path / name
+    source.write_bytes(content)
+    problems = [
+        Problem("error", "Không đọc được số liệu trong tệp.", sheet=SHEET, cell="C14"),
+        Problem("error", "Tệp không đúng biểu mẫu."),
+    ]
+    target = tmp_path / feedback_file_name(None, None, name, dt.datetime(2025, 1, 5, 9, 3))
+    out = write_feedback(source, problems, target, verdict="rejected")
+    assert out.suffix == ".xlsx" and out.exists()
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == [FEEDBACK_SHEET]
+    texts = sheet_texts(wb[FEEDBACK_SHEET])
+    for problem in problems:
+        assert problem.message in texts
+    assert any(name in t for t in texts)
+    assert any("Không mở được tệp gốc" in t for t in texts)
+
+
+def test_feedback_file_name() -> None:
+    at = dt.datetime(2024, 7, 5, 14, 32)
+    assert (
+        feedback_file_name("LT1", "2024-H1", "bao-cao-LT1-2024-H1.xlsx", at)
+        == "LT1-2024-H1-phan-hoi-20240705-1432.xlsx"
+    )
+    odd = feedback_file_name(None, None, "Báo cáo Chi bộ Đông 6 tháng (1).XLS", at)
+    assert odd.isascii() and odd.endswith("-phan-hoi-20240705-1432.xlsx")
+    assert odd.startswith("bao-cao-chi-bo-dong-6-thang-1")
+    assert not re.search(r'[<>:"/\\|?*\s]', odd)
+    assert feedback_file_name("TR", None, "x.ods", at) == "TR-phan-hoi-20240705-1432.xlsx"
+    assert feedback_file_name(None, None, "???.xlsm", at) == "x-phan-hoi-20240705-1432.xlsm"
+
+
+def test_verdict_line() -> None:
+    error = Problem("error", "a")
+    warning = Problem("warning", "b")
+    assert verdict_line([error, error]) == "Báo cáo chưa được tiếp nhận: có 2 lỗi cần sửa."
+    assert verdict_line([warning]) == "Báo cáo đã được tiếp nhận, có 1 cảnh báo cần xem lại."
+    assert verdict_line([]) == "Báo cáo đã được tiếp nhận."
+    assert verdict_line([warning], accepted=False).startswith("Báo cáo chưa được tiếp nhận")
+
+
+def test_unreadable_note_opens_in_notepad(tmp_path: Path) -> None:
+    out = write_unreadable_note(
+        "bao cao.xlsx", "Tệp bị hỏng, không giải nén được.", tmp_path / "LT1-phan-hoi.txt"
+    )
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert "\r\n" in text and "\n" not in text.replace("\r\n", "")
+    assert unicodedata.is_normalized("NFC", text)
+    assert "bao cao.xlsx" in text
+    assert "Tệp bị hỏng, không giải nén được." in text
+    assert "không đọc được" in text.lower()
+    assert [p.name for p in tmp_path.iterdir()] == ["LT1-phan-hoi.txt"]
+
+
+def _need_soffice() -> None:
+    if find_soffice() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("LibreOffice (soffice) is required in CI but was not found.")
+        pytest.skip("LibreOffice (soffice) is not installed on this machine.")
+
+
+@pytest.mark.soffice
+def test_comments_and_fills_survive_libreoffice(tmp_path: Path) -> None:
+    _need_soffice()
+    source, cells = filled_return(tmp_path)
+    problems = problems_for(cells)
+    out = write_feedback(source, problems, tmp_path / "fb.xlsx", verdict="rejected")
+    converted = convert(out, "xlsx", tmp_path / "lo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LibreOffice writes extensions openpyxl warns about
+        wb = openpyxl.load_workbook(converted)
+    assert FEEDBACK_SHEET in wb.sheetnames and SHEET in wb.sheetnames
+    ws = wb[SHEET]
+    for problem in problems[:3]:
+        assert ws[problem.cell].comment is not None, problem.cell
+        assert problem.message in ws[problem.cell].comment.text
+    assert rgb(ws[cells["members_end"]]) == ERROR_FILL_COLOR
+    assert "members_end" in wb.defined_names
