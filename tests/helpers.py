@@ -14,6 +14,7 @@ from tonghop.config import Config, load_config
 from tonghop.form import FormSpec, load_form
 from tonghop.periods import Period
 from tonghop.reader import Cell, Workbook
+from tonghop.values import coerce
 
 ROOT = Path(__file__).resolve().parent.parent
 FORM_PATH = ROOT / "templates" / "form.toml"
@@ -39,11 +40,15 @@ def is_vietnamese(text: str) -> bool:
 
 
 def balance(values: dict[str, Any]) -> int:
-    """members_start + increases - decreases, missing flows counting 0."""
+    """members_start + increases - decreases; numbers typed as text count, missing ones are 0."""
+
+    def number(fid: str) -> int:
+        return coerce(FORM.field(fid), values.get(fid)) or 0
+
     return (
-        values.get("members_start", 0)
-        + sum(values.get(f, 0) or 0 for f in INCREASES)
-        - sum(values.get(f, 0) or 0 for f in DECREASES)
+        number("members_start")
+        + sum(number(f) for f in INCREASES)
+        - sum(number(f) for f in DECREASES)
     )
 
 

@@ -236,6 +236,30 @@ def test_writes_atomically_and_replaces(form: FormSpec, config: Config, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
+def test_long_or_comma_choices_go_to_a_hidden_list_sheet(
+    form: FormSpec, config: Config, tmp_path: Path
+) -> None:
+    choices = ("Tốt, vững mạnh", "Khá", "Trung bình, yếu")
+    sections = []
+    for section in form.sections:
+        fields = tuple(
+            dataclasses.replace(f, choices=choices) if f.type == "choice" else f
+            for f in section.fields
+        )
+        sections.append(dataclasses.replace(section, fields=fields))
+    changed = dataclasses.replace(form, sections=tuple(sections))
+    path = write_blank_form(changed, config, BRANCH, Period.parse("2024"), tmp_path / "x.xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames[0] == form.sheet
+    lists = wb["Danh mục"]
+    assert lists.sheet_state == "hidden"
+    assert [c.value for c in lists["A"]] == list(choices)
+    cell = name_targets(wb)["branch_rating"][1]
+    found = [v for v in wb[form.sheet].data_validations.dataValidation if cell in v.sqref]
+    assert found and found[0].type == "list"
+    assert found[0].formula1 == "'Danh mục'!$A$1:$A$3"
+
+
 def test_field_id_that_excel_reads_as_a_cell_is_refused(
     form: FormSpec, config: Config, tmp_path: Path
 ) -> None:

@@ -115,33 +115,34 @@ def test_unreadable_files_get_a_note_and_are_recorded(
     assert not (workspace.inbox / name).exists()
 
 
+@pytest.mark.parametrize("point", ["after-archive", "before-commit"])
 def test_crash_after_archiving_before_ledger_then_rerun_records_exactly_once(
-    workspace, config, form, clock, make_return
+    workspace, config, form, clock, make_return, point
 ):
     for code in ("LT1", "LT2", "TL1"):
         make_return(code, "2024-H1")
-    calls = {"n": 0}
+    originals = {p.name: p.read_bytes() for p in scan_inbox(workspace.inbox)}
 
-    def die_on_second_file(point: str) -> None:
-        if point == "after-archive":
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise Crash
+    def die(at: str) -> None:
+        if at == point:
+            raise Crash
 
     with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
         with pytest.raises(Crash):
-            make_intake(workspace, config, form, ledger, clock).process_inbox(
-                crash_hook=die_on_second_file
-            )
+            make_intake(workspace, config, form, ledger, clock).process_inbox(crash_hook=die)
         # The batch's transaction never committed: nothing recorded, nothing removed.
         assert ledger.count() == 0
     assert len(scan_inbox(workspace.inbox)) == 3
+    archive = Archive(workspace.archive)
+    for data in originals.values():
+        assert archive.has(hashlib.sha256(data).hexdigest())
 
     with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
         results = make_intake(workspace, config, form, ledger, clock).process_inbox()
         assert sorted(r.submission.branch_code for r in results) == ["LT1", "LT2", "TL1"]
         assert ledger.count() == 3
         assert len(ledger.counted()) == 3
+        assert {r.outcome for r in ledger.all()} == {ACCEPTED}
     assert scan_inbox(workspace.inbox) == []
 
 

@@ -20,10 +20,11 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 from lxml import etree
-from report_context import sample_context
 
 from tonghop import office, report
 from tonghop.report import ReportTemplateError, ReportWriteError, render_report, write_pdf
+
+from .report_context import sample_context
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "templates" / "bao-cao.docx"
@@ -117,7 +118,10 @@ def assert_runs(paragraph, *, size=None, bold=None, italic=None, underline=None)
             assert bool(run_attr(paragraph, r, "underline")) is underline, paragraph.text
 
 
-def near(length, expected, tolerance=Mm(0.5)) -> bool:
+HALF_MM = Mm(0.5)
+
+
+def near(length, expected, tolerance=HALF_MM) -> bool:
     return abs(int(length) - int(expected)) <= int(tolerance)
 
 
@@ -429,6 +433,22 @@ def test_appendix_table(doc):
     assert para_attr(paragraph_with(doc, "PHỤ LỤC"), "page_break_before")
 
 
+def test_branch_names_that_already_say_chi_bo(tmp_path):
+    context = sample_context()
+    for branch in context["branches"]:
+        branch["name"] = f"Chi bộ {branch['name']}"
+    narrative = context["narrative"]
+    narrative["highlights"][0]["branch"] = "Chi bộ Khu vực Lân Thạnh 1"
+    missing = [{"code": "CB12", "name": "Chi bộ Trường Tiểu học Tân Lộc 1"}]
+    document = render(tmp_path, branches=context["branches"], narrative=narrative, missing=missing)
+    text = full_text(document)
+    assert "Chi bộ Chi bộ" not in text
+    assert "- Chi bộ Khu vực Lân Thạnh 1: Vận động" in text
+    rows = table_with(document, "STT").rows
+    assert rows[1].cells[1].text == "Khu vực Lân Thạnh 1"
+    assert "Các chi bộ chưa nộp báo cáo: Trường Tiểu học Tân Lộc 1." in texts(document)
+
+
 def test_appendix_without_missing_branches(tmp_path):
     document = render(tmp_path, missing=[])
     assert "Các chi bộ chưa nộp báo cáo" not in full_text(document)
@@ -576,6 +596,7 @@ def tiny_template(path: Path, *lines: str) -> Path:
         (["{%tr for b in branches %}"], "đặt sai chỗ"),
         (["{{ committee.name + 1 }}"], "phép tính hoặc so sánh"),
         (["{{ 'x'|so }}"], "«x» không phải là số"),
+        (["{{ ''.__class__.__mro__ }}"], "thao tác không được phép"),
     ],
 )
 def test_template_errors_are_vietnamese_and_name_the_template(tmp_path, lines, problem):
@@ -593,7 +614,7 @@ def test_template_errors_are_vietnamese_and_name_the_template(tmp_path, lines, p
 
 def test_error_message_shows_the_paragraph(tmp_path):
     template = tiny_template(tmp_path / "mau.docx", "Mở đầu", "Số {{ nope }}-BC/ĐU", "Kết thúc")
-    with pytest.raises(ReportTemplateError, match="tại đoạn «Số {{ nope }}-BC/ĐU»"):
+    with pytest.raises(ReportTemplateError, match=re.escape("tại đoạn «Số {{ nope }}-BC/ĐU»")):
         render_report(template, sample_context(), tmp_path / "bc.docx")
 
 
@@ -619,7 +640,7 @@ def test_relative_template_path_is_shown_as_given(tmp_path, monkeypatch):
 
 
 def test_missing_and_broken_templates(tmp_path):
-    with pytest.raises(ReportTemplateError, match="Không tìm thấy mẫu báo cáo .*khong-co.docx"):
+    with pytest.raises(ReportTemplateError, match=r"Không tìm thấy mẫu báo cáo .*khong-co\.docx"):
         render_report(tmp_path / "khong-co.docx", sample_context(), tmp_path / "bc.docx")
     fake = tmp_path / "gia.docx"
     fake.write_text("không phải Word", encoding="utf-8")

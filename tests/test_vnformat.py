@@ -219,6 +219,9 @@ def test_chi_bo():
     assert chi_bo("chi bộ Công an") == "chi bộ Công an"
     decomposed = unicodedata.normalize("NFD", "Tân Lộc")
     assert chi_bo(decomposed) == "Chi bộ Tân Lộc"
+    assert chi_bo("Chi bộ Quân sự", prefix=False) == "Quân sự"
+    assert chi_bo("Quân sự", prefix=False) == "Quân sự"
+    assert chi_bo("Chi bộ") == "Chi bộ"
 
 
 def test_filters_are_all_registered():

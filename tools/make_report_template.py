@@ -715,7 +715,7 @@ def build_signature(document) -> None:
 
 APPENDIX_COLUMNS = [
     ("STT", 12, "{{ loop.index }}", "Tổng cộng"),
-    ("Chi bộ", 43, "{{ b.name }}", None),
+    ("Chi bộ", 43, "{{ b.name|chi_bo(prefix=false) }}", None),
     (
         "Đảng viên đầu kỳ",
         18,
@@ -824,7 +824,8 @@ def build_appendix(document) -> None:
     p = fmt(document.add_paragraph(), before=Pt(6))
     run(
         p,
-        "Các chi bộ chưa nộp báo cáo: {{ missing|map(attribute='name')|join(', ') }}.",
+        "Các chi bộ chưa nộp báo cáo: {{ missing|map(attribute='name')"
+        "|map('chi_bo', prefix=false)|join(', ') }}.",
         italic=True,
     )
     p = document.add_paragraph()

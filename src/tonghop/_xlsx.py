@@ -353,10 +353,12 @@ class SheetScan:
         dependents: list[tuple[int, int, str]] = []
         row = 0
         columns = _COLUMNS
+        rows_seen, cells_seen = self.rows, self.cells
         for row_element in _rows(data):
-            self.rows += 1
-            if self.rows > MAX_ROWS_SCANNED:
-                raise Broken("too_large", "rows")
+            rows_seen += 1
+            cells_seen += len(row_element)
+            if rows_seen > MAX_ROWS_SCANNED or cells_seen > MAX_CELLS_SCANNED:
+                raise Broken("too_large", "rows or cells")
             r = row_element.get("r")
             row = int(r) if r else row + 1
             if not 1 <= row <= MAX_ROW:
@@ -365,9 +367,6 @@ class SheetScan:
             ns = tag[: tag.rfind("}") + 1]
             c_tag, v_tag, f_tag, is_tag = ns + "c", ns + "v", ns + "f", ns + "is"
             col = 0
-            self.cells += len(row_element)
-            if self.cells > MAX_CELLS_SCANNED:
-                raise Broken("too_large", "cells")
             for c in row_element:
                 if c.tag != c_tag:
                     continue
@@ -378,7 +377,7 @@ class SheetScan:
                     col = columns.get(letters) or _checked_column(letters)
                     digits = ref[len(letters) :]
                     cell_row = int(digits) if digits.isdigit() else 0
-                    if not 1 <= cell_row <= MAX_ROW:
+                    if not 0 < cell_row <= MAX_ROW:
                         raise Broken("corrupt", f"cell {ref!r}")
                 else:
                     col += 1
@@ -386,8 +385,6 @@ class SheetScan:
                         raise Broken("corrupt", "column")
                 if col not in keep_cols and (cell_row, col) not in keep_cells:
                     continue
-                if not ref or not ref.isupper() or ref[len(letters)] == "0":
-                    ref = column_letters(col) + str(cell_row)
                 text = formula = None
                 has_value = False
                 for child in c:
@@ -401,12 +398,14 @@ class SheetScan:
                             dependents.append((cell_row, col, child.get("si") or ""))
                     elif child_tag == is_tag:
                         text, has_value = text_of(child, ns + "t", ns + "r"), True
-                if text is None and formula is None and not has_value:
+                if not has_value and formula is None:
                     continue
-                self.kept += 1
-                if self.kept > MAX_CELLS_KEPT:
-                    raise Broken("too_large", "kept cells")
+                if not ref or not ref.isupper() or digits[0] == "0":
+                    ref = column_letters(col) + str(cell_row)
                 kept.append((cell_row, col, ref, c.get("t") or "n", text, formula, has_value))
+            if len(kept) + self.kept > MAX_CELLS_KEPT:
+                raise Broken("too_large", "kept cells")
+        self.rows, self.cells, self.kept = rows_seen, cells_seen, self.kept + len(kept)
         return kept, dependents
 
 

@@ -123,7 +123,6 @@ def write_blank_form(
     ws.sheet_view.showGridLines = False
 
     row = _write_header(ws, form, config, branch, period)
-    validations: dict[str, DataValidation] = {}
     blocks: list[tuple[int, int]] = []
     for section in form.sections:
         section_fields = [f for f in section.fields if f.id in asked]
@@ -138,7 +137,7 @@ def write_blank_form(
             ref = f"{quote_sheetname(ws.title)}!${VALUE_COLUMN}${row}"
             wb.defined_names[field.id] = DefinedName(field.id, attr_text=ref)
             if field.id not in IDENTITY_FIELDS:
-                _validation_for(ws, field, validations).add(f"{VALUE_COLUMN}{row}")
+                _validation_for(ws, field).add(f"{VALUE_COLUMN}{row}")
     last_row = row
 
     ws.protection.sheet = True
@@ -363,9 +362,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _validation_for(
-    ws: Worksheet, field: Field, cache: dict[str, DataValidation]
-) -> DataValidation:
+def _validation_for(ws: Worksheet, field: Field) -> DataValidation:
     """One validation per field (prompts differ); Excel keeps them in the sheet."""
     prompt = field.help or _DEFAULT_PROMPTS[field.type]
     if field.required:
@@ -398,7 +395,6 @@ def _validation_for(
         )
     validation = DataValidation(**options)  # type: ignore[arg-type]
     ws.add_data_validation(validation)
-    cache[field.id] = validation
     return validation
 
 

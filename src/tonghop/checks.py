@@ -75,7 +75,12 @@ def check_workbook(
             continue
         if kind is not None and not fld.asked_in(kind):
             continue
-        _read_field(result, fld, located.get(fid), required=fld.required)
+        # Without a usable period, a field asked only in some kinds of period (the year's
+        # ratings) cannot be demanded: a half-year form rightly lacks those cells.
+        required = fld.required and (
+            kind is not None or all(fld.asked_in(k) for k in form.period_kinds)
+        )
+        _read_field(result, fld, located.get(fid), required=required)
 
     if result.period is not None:
         prior = None

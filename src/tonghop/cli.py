@@ -250,13 +250,13 @@ def check(env: Env, files: tuple[Path, ...]) -> None:
 def process(env: Env) -> None:
     """Tiếp nhận mọi tệp trong inbox/: lưu trữ, kiểm tra, phản hồi, ghi sổ."""
     config, form = env.config, env.form
-    with FileLock(env.workspace.archive / "intake.lock", what="tiến trình tiếp nhận"):
-        with env.ledger() as ledger:
-            intake = Intake(env.workspace, config, form, ledger, clock=env.clock)
-            results = intake.process_inbox()
-            touched = {r.submission.period for r in results if r.submission.period}
-            for code in sorted(touched):
-                write_status_page(env.workspace, config, ledger, Period.parse(code), env.clock())
+    lock = FileLock(env.workspace.archive / "intake.lock", what="tiến trình tiếp nhận")
+    with lock, env.ledger() as ledger:
+        intake = Intake(env.workspace, config, form, ledger, clock=env.clock)
+        results = intake.process_inbox()
+        touched = {r.submission.period for r in results if r.submission.period}
+        for code in sorted(touched):
+            write_status_page(env.workspace, config, ledger, Period.parse(code), env.clock())
     if not results:
         click.echo("Không có tệp nào mới trong inbox/.")
         return

@@ -194,15 +194,16 @@ def _clear_old_feedback(workbook: Workbook) -> None:
     if FEEDBACK_SHEET in workbook.sheetnames:
         workbook.remove(workbook[FEEDBACK_SHEET])
     for sheet in workbook.worksheets:
-        for row in sheet.iter_rows():
-            for cell in row:
-                comment = cell.comment
-                if comment is None or comment.author != COMMENT_AUTHOR:
-                    continue
-                cell.comment = None
-                if _fill_color(cell) in _MARK_COLORS:
-                    cell.fill = PatternFill("solid", fgColor=INPUT_FILL_COLOR)
-                    cell.border = _thin_border()
+        # Only the stored cells: iter_rows() would create every cell of the used range, which
+        # a stray format in XFD1048576 makes astronomically large.
+        for cell in list(sheet._cells.values()):
+            comment = cell.comment
+            if comment is None or comment.author != COMMENT_AUTHOR:
+                continue
+            cell.comment = None
+            if _fill_color(cell) in _MARK_COLORS:
+                cell.fill = PatternFill("solid", fgColor=INPUT_FILL_COLOR)
+                cell.border = _thin_border()
 
 
 def _fill_color(cell: Any) -> str | None:
@@ -217,9 +218,17 @@ def _thin_border() -> Border:
 
 def _target_cell(workbook: Workbook, problem: Problem) -> Any | None:
     """The cell a problem points at (the top-left one of a merged range), or None."""
-    if not problem.sheet or not problem.cell or problem.sheet not in workbook.sheetnames:
+    if not problem.sheet or not problem.cell:
         return None
-    sheet = workbook[problem.sheet]
+    names = {name.casefold(): name for name in workbook.sheetnames}
+    name = (
+        problem.sheet
+        if problem.sheet in workbook.sheetnames
+        else names.get(problem.sheet.casefold())
+    )
+    if name is None:
+        return None
+    sheet = workbook[name]
     if not isinstance(sheet, Worksheet):
         return None
     coordinate = problem.cell.replace("$", "").strip().upper()
@@ -344,9 +353,7 @@ def _write_problem_sheet(
         cell.fill = PatternFill("solid", fgColor="D9D9D9")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         cell.border = border
-    sheet.row_dimensions[row].height = max(
-        _height(h, w) for h, w in zip(_HEADERS, _WIDTHS, strict=True)
-    )
+    sheet.row_dimensions[row].height = 36  # two lines: "Giá trị đã nhập" wraps
 
     for index, problem in enumerate(problems):
         row += 1

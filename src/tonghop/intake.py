@@ -82,6 +82,19 @@ def scan_inbox(inbox: Path) -> list[Path]:
 
 
 @dataclass
+class _Arrival:
+    """A file read from inbox/, not yet judged."""
+
+    path: Path
+    source_name: str
+    stat: os.stat_result
+    data: bytes | None  # None when too large to read
+    sha256: str | None
+    received: dt.datetime
+    started: float
+
+
+@dataclass
 class IntakeResult:
     """What happened to one file taken from inbox/."""
 
@@ -149,29 +162,33 @@ class Intake:
         ready = [p for p in scan_inbox(self.workspace.inbox) if not owner_file_present(p)]
         return self.process(ready, **kwargs)  # type: ignore[arg-type]
 
-    # --- one batch: one transaction, then the files leave inbox/ -----------------------------
+    # --- one batch: archive all, one transaction, then the files leave inbox/ ----------------
     def _batch(
         self, paths: list[Path], crash_hook: Callable[[str], None] | None
     ) -> list[IntakeResult]:
         results: list[IntakeResult] = []
-        done: list[Path] = []
         oversize: list[tuple[Path, str]] = []
+        arrived = [a for a in (self._arrive(p) for p in paths) if a is not None]
+        # Bytes first, durably (fsyncs run in parallel), before anything is recorded.
+        self.archive.put_many([a.data for a in arrived if a.data is not None])
+        if crash_hook:
+            crash_hook("after-archive")
         with self.ledger.transaction():
-            for path in paths:
-                result = self._take(path, oversize, crash_hook)
+            for item in arrived:
+                result = self._judge(item, oversize)
                 if result is not None:
                     results.append(result)
-                    done.append(path)
             if crash_hook:
                 crash_hook("before-commit")
         if crash_hook:
             crash_hook("after-commit")
+        moved = {path for path, _ in oversize}
         for path, name in oversize:
             self.archive.keep_oversize(path, name)
-        for path in done:
-            if path.exists() and path not in {p for p, _ in oversize}:
-                path.unlink()
-        for folder in {p.parent for p in done}:
+        for result in results:
+            if result.path not in moved:
+                result.path.unlink(missing_ok=True)
+        for folder in {r.path.parent for r in results}:
             fsync_dir(folder)
         for result in results:
             sub = result.submission
@@ -185,51 +202,48 @@ class Intake:
             )
         return results
 
-    def _take(
-        self, path: Path, oversize: list[tuple[Path, str]], crash_hook: Callable[[str], None] | None
-    ) -> IntakeResult | None:
+    def _arrive(self, path: Path) -> _Arrival | None:
+        """Stat and read one file; None when it vanished or cannot be read now."""
         started = time.perf_counter()
         try:
             stat = path.stat()
+            data = None if stat.st_size > MAX_FILE_BYTES else path.read_bytes()
         except FileNotFoundError:
             return None
-        source_name = self._source_name(path)
-        received = self.clock()
-
-        if stat.st_size > MAX_FILE_BYTES:
-            return self._take_oversize(path, source_name, stat, received, oversize, started)
-
-        try:
-            data = path.read_bytes()
         except OSError as exc:
             log.warning("cannot read %s: %s", path, exc)
             return None
-        sha256 = hashlib.sha256(data).hexdigest()
-        for earlier in self.ledger.find_drop(source_name, stat.st_size, stat.st_mtime_ns):
-            if earlier.sha256 == sha256:
-                return IntakeResult(path, earlier, None, recovered=True)
+        sha256 = hashlib.sha256(data).hexdigest() if data is not None else None
+        return _Arrival(path, self._source_name(path), stat, data, sha256, self.clock(), started)
 
-        self.archive.put_bytes(data)
-        if crash_hook:
-            crash_hook("after-archive")
+    def _judge(self, item: _Arrival, oversize: list[tuple[Path, str]]) -> IntakeResult | None:
+        path, stat = item.path, item.stat
+        if item.data is None:
+            return self._take_oversize(
+                path, item.source_name, stat, item.received, oversize, item.started
+            )
+        for earlier in self.ledger.find_drop(item.source_name, stat.st_size, stat.st_mtime_ns):
+            if earlier.sha256 == item.sha256:
+                return IntakeResult(path, earlier, None, recovered=True)
+        assert item.sha256 is not None
         sub = Submission(
-            source_name=source_name,
+            source_name=item.source_name,
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
-            received_at=received,
+            received_at=item.received,
             outcome=UNREADABLE,
-            sha256=sha256,
-            archived_as=f"objects/{sha256[:2]}/{sha256}",
+            sha256=item.sha256,
+            archived_as=f"objects/{item.sha256[:2]}/{item.sha256}",
         )
         feedback: Path | None = None
-        first = self.ledger.first_with_sha(sha256)
+        first = self.ledger.first_with_sha(item.sha256)
         if first is not None:
             sub.outcome = DUPLICATE
             sub.duplicate_of = first.id
             sub.branch_code, sub.period = first.branch_code, first.period
         else:
-            feedback = self._check(path, data, sub)
-        sub.elapsed_ms = (time.perf_counter() - started) * 1000
+            feedback = self._check(path, item.data, sub)
+        sub.elapsed_ms = (time.perf_counter() - item.started) * 1000
         self.ledger.record(sub)
         return IntakeResult(path, sub, feedback)
 
@@ -273,7 +287,7 @@ class Intake:
             else f"Báo cáo chưa được tiếp nhận: có {sub.errors} lỗi cần sửa. "
             "Hãy sửa các ô tô đỏ rồi gửi lại."
         )
-        write_feedback(
+        target = write_feedback(
             path,
             result.problems,
             target,

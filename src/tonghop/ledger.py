@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     received_at TEXT NOT NULL,
     branch_code TEXT,
     period TEXT,
+    period_end TEXT,
     outcome TEXT NOT NULL CHECK (outcome IN
         ('accepted', 'duplicate', 'superseded', 'rejected', 'unreadable')),
     duplicate_of INTEGER REFERENCES submissions(id),
@@ -63,6 +64,7 @@ CREATE INDEX IF NOT EXISTS submissions_branch_period ON submissions(branch_code,
 CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
 CREATE INDEX IF NOT EXISTS submissions_drop ON submissions(source_name, size, mtime_ns);
 CREATE INDEX IF NOT EXISTS submissions_outcome ON submissions(outcome, period);
+CREATE INDEX IF NOT EXISTS submissions_branch_end ON submissions(branch_code, period_end);
 """
 
 
@@ -159,9 +161,9 @@ class Ledger:
         """
         cursor = self._db.execute(
             """INSERT INTO submissions (sha256, source_name, size, mtime_ns, received_at,
-                   branch_code, period, outcome, duplicate_of, errors, warnings, problems,
-                   payload, feedback, archived_as, elapsed_ms)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   branch_code, period, period_end, outcome, duplicate_of, errors, warnings,
+                   problems, payload, feedback, archived_as, elapsed_ms)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 sub.sha256,
                 sub.source_name,
@@ -170,6 +172,7 @@ class Ledger:
                 sub.received_at.isoformat(timespec="seconds"),
                 sub.branch_code,
                 sub.period,
+                sub.period_obj.end.isoformat() if sub.period_obj else None,
                 sub.outcome,
                 sub.duplicate_of,
                 sub.errors,
@@ -238,18 +241,14 @@ class Ledger:
         most recently received one wins.
         """
         day_before = period.start - dt.timedelta(days=1)
-        best: Submission | None = None
-        for sub in self._rows(
+        rows = self._rows(
             f"""SELECT * FROM submissions WHERE outcome = '{ACCEPTED}' AND branch_code = ?
-                ORDER BY id""",
-            (branch_code,),
-        ):
-            other = sub.period_obj
-            if other is not None and other.end == day_before:
-                best = sub
-        if best is None or best.values is None:
+                AND period_end = ? ORDER BY id DESC LIMIT 1""",
+            (branch_code, day_before.isoformat()),
+        )
+        if not rows or rows[0].values is None:
             return None
-        return {**best.values, "period": best.period}
+        return {**rows[0].values, "period": rows[0].period}
 
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]

@@ -227,8 +227,19 @@ def _workbook_part(package: Package) -> str | None:
         return "xl/workbook.xml"
     for kind, target in _xlsx.relationships(package, "_rels/.rels", "").values():
         if kind.endswith("/officeDocument") and target.endswith(".xml") and package.has(target):
-            return target
+            return target if _is_spreadsheet(package, target) else None
     return None
+
+
+def _is_spreadsheet(package: Package, part: str) -> bool:
+    """Whether [Content_Types].xml says ``part`` is a workbook (not a Word document...)."""
+    data = package.read("[Content_Types].xml", _xlsx.MAX_SMALL_PART_BYTES)
+    wanted = "/" + part.lower()
+    for element in _xlsx.parse(data or b"<Types/>"):
+        if local(element.tag) == "Override" and (element.get("PartName") or "").lower() == wanted:
+            kind = (element.get("ContentType") or "").lower()
+            return "spreadsheetml" in kind or "ms-excel" in kind
+    return False
 
 
 # --- reading --------------------------------------------------------------------------------

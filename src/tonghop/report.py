@@ -27,13 +27,16 @@ import jinja2
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
 from jinja2 import Environment, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from tonghop import office
+from tonghop.errors import TonghopError
 from tonghop.vnformat import FILTERS, VnFormatError
 
 __all__ = [
     "ReportError",
+    "ReportPdfError",
     "ReportTemplateError",
     "ReportWriteError",
     "make_environment",
@@ -47,7 +50,7 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TEMPLATE_FILENAME = "<template>"  # what Jinja calls a template made with from_string()
 
 
-class ReportError(Exception):
+class ReportError(TonghopError):
     """The report could not be produced; ``str(exc)`` is a Vietnamese message for the user."""
 
 
@@ -59,14 +62,19 @@ class ReportWriteError(ReportError):
     """The finished report could not be written (folder read-only, file open in Word...)."""
 
 
+class ReportPdfError(ReportError):
+    """LibreOffice could not convert the report to PDF."""
+
+
 # --------------------------------------------------------------------------------------
 # Jinja environment
 # --------------------------------------------------------------------------------------
-class _ReportEnvironment(Environment):
+class _ReportEnvironment(SandboxedEnvironment):
     """Looks up ``a.b`` as the key ``b`` of a mapping before the attribute ``b``.
 
     The context is plain dicts, and some keys shadow dict methods: ``branch.values`` must be
-    the branch's figures, not ``dict.values``.
+    the branch's figures, not ``dict.values``. Sandboxed, because a template is a document
+    that may come from elsewhere: it must not reach Python internals.
     """
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -172,7 +180,9 @@ def _problem(exc: BaseException) -> str:
     if isinstance(exc, jinja2.UndefinedError):
         return _undefined_problem(exc.message or "")
     if isinstance(exc, VnFormatError):
-        return f"không định dạng được giá trị: {exc}"
+        return f"không định dạng được giá trị: {str(exc).rstrip('.')}"
+    if isinstance(exc, SecurityError):
+        return "mẫu dùng một thao tác không được phép"
     if isinstance(exc, TypeError | ArithmeticError):
         return "phép tính hoặc so sánh không thực hiện được (có giá trị bị trống hoặc sai kiểu)"
     if isinstance(exc, TemplateError):
@@ -204,8 +214,12 @@ class _Template(DocxTemplate):
         try:
             return super().render_xml_part(src_xml, part, context, jinja_env)
         except Exception as exc:
-            line = getattr(exc, "lineno", None) if isinstance(exc, TemplateSyntaxError) else None
-            line = line or _template_line(exc.__traceback__)
+            if isinstance(exc, TemplateSyntaxError):
+                # at the end of the template the line says nothing about where the block opened
+                unclosed = "end of template" in (exc.message or "").lower()
+                line = None if unclosed else exc.lineno
+            else:
+                line = _template_line(exc.__traceback__)
             # docxtpl renders with a newline before each paragraph; number lines the same way.
             lines = re.sub(r"<w:p([ >])", r"\n<w:p\1", src_xml).splitlines()
             if line and 0 < line <= len(lines):
@@ -298,17 +312,25 @@ def write_pdf(docx_path: Path) -> Path | None:
     """Convert ``docx_path`` to a PDF next to it with LibreOffice; ``None`` if it is absent.
 
     The conversion runs in a temporary folder beside the report and the PDF is then renamed
-    into place. Raises :class:`tonghop.office.OfficeError` (Vietnamese message) when
-    LibreOffice fails, and :class:`ReportWriteError` when the PDF cannot be put in place.
+    into place, so a half-written PDF never appears. Raises :class:`ReportPdfError` when
+    LibreOffice fails (its Vietnamese message from :mod:`tonghop.office`) and
+    :class:`ReportWriteError` when the PDF cannot be put in place.
     """
     docx_path = Path(docx_path)
     if office.find_soffice() is None:
         return None
     target = docx_path.with_suffix(".pdf")
-    work = Path(tempfile.mkdtemp(prefix=f".{docx_path.stem}-pdf-", dir=docx_path.parent))
+    try:
+        work = Path(tempfile.mkdtemp(prefix=f".{docx_path.stem}-pdf-", dir=docx_path.parent))
+    except OSError as exc:
+        raise ReportWriteError(
+            f"Không ghi được tệp PDF vào thư mục {_display(docx_path.parent)}."
+        ) from exc
     try:
         produced = office.convert(docx_path, "pdf", work)
         _replace(produced, target)
+    except office.OfficeError as exc:
+        raise ReportPdfError(str(exc)) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target

@@ -124,7 +124,10 @@ def _date(raw: Any) -> dt.date:
         return raw
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if 1 <= raw < 2958466:
-            return from_excel(raw).date()
+            try:
+                return from_excel(raw).date()
+            except (OverflowError, ValueError):  # a time past 31/12/9999 rounds out of range
+                pass
         raise ValueProblem("Ô này cần một ngày (ví dụ 16/06/2024).")
     text = nfc_text(str(raw))
     try:
@@ -156,9 +159,11 @@ def _text(raw: Any) -> str:
         raw = int(raw)
     if isinstance(raw, dt.datetime | dt.date):
         return raw.strftime("%d/%m/%Y")
-    text = nfc_text(str(raw)).replace("\r\n", "\n").replace("\r", "\n")
-    # Drop control characters that Word cannot hold (keep tab and newline).
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+    text = str(raw).replace("\r\n", "\n").replace("\r", "\n")
+    # Drop control characters that Word cannot hold (keep tab and newline), then normalise:
+    # removing one may bring a letter and its combining mark together.
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    text = nfc_text(text)
     if len(text) > MAX_TEXT:
         raise ValueProblem(
             f"Nội dung dài {len(text)} ký tự, quá giới hạn {MAX_TEXT} ký tự. Hãy viết ngắn gọn hơn."

@@ -186,13 +186,18 @@ def hai_so(value: int | None) -> str:
     return so(number)
 
 
-def chi_bo(name: str | None) -> str:
-    """A branch's name with the word "Chi bộ" in front, once: ``"Khu vực Lân Thạnh 1"`` ->
-    ``"Chi bộ Khu vực Lân Thạnh 1"``; ``"Chi bộ Quân sự"`` stays as it is."""
+def chi_bo(name: str | None, prefix: bool = True) -> str:
+    """A branch's name with the word "Chi bộ" in front, once.
+
+    ``"Khu vực Lân Thạnh 1"`` -> ``"Chi bộ Khu vực Lân Thạnh 1"``; ``"Chi bộ Quân sự"`` stays
+    as it is. With ``prefix=False`` the word is taken off instead, for a column already
+    headed "Chi bộ": ``"Chi bộ Quân sự"`` -> ``"Quân sự"``.
+    """
     text = _nfc(str(name or "").strip())
-    if text.casefold().startswith("chi bộ"):
-        return text
-    return f"Chi bộ {text}"
+    has_prefix = text.casefold().startswith("chi bộ ")
+    if not prefix:
+        return text[len("chi bộ ") :].lstrip() if has_prefix else text
+    return text if has_prefix or text.casefold() == "chi bộ" else f"Chi bộ {text}"
 
 
 #: The Jinja filters a report template can use, by name.
