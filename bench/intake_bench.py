@@ -121,7 +121,9 @@ def main() -> None:
     print(f"generated {args.returns} returns in {time.perf_counter() - t0:.1f} s")
 
     queue: multiprocessing.Queue = multiprocessing.Queue()
-    child = multiprocessing.get_context("fork").Process(target=run_intake, args=(str(ws.home), queue))
+    child = multiprocessing.get_context("fork").Process(
+        target=run_intake, args=(str(ws.home), queue)
+    )
     child.start()
     count, elapsed, peak_kb, outcomes = queue.get()
     child.join()
