@@ -31,8 +31,8 @@ MAX_SMALL_PART_BYTES = 10 * 1024 * 1024  # workbook.xml and .rels are parsed who
 STREAM_THRESHOLD = 2 * 1024 * 1024  # parts larger than this are streamed
 MAX_SHARED_STRINGS = 200_000
 MAX_SHARED_CHARS = 20_000_000
-MAX_CELLS_SCANNED = 1_000_000
-MAX_ROWS_SCANNED = 2_000_000
+MAX_CELLS_SCANNED = 200_000  # a return has a few hundred; this bounds the time on hostile files
+MAX_ROWS_SCANNED = 1_100_000  # empty <row> elements included
 MAX_CELLS_KEPT = 20_000
 MAX_ELEMENTS_PER_ITEM = 100_000  # elements inside one streamed <row> or <si>
 MAX_DEFINED_NAMES = 20_000
@@ -450,3 +450,73 @@ def _rows(data: bytes) -> Iterator[etree._Element]:
             for element in section:
                 if element.tag == row_tag:
                     yield element
+
+
+def workbook_part(package: Package) -> str | None:
+    """Name of the workbook part: the usual xl/workbook.xml, else what _rels/.rels says."""
+    if package.has("xl/workbook.xml"):
+        return "xl/workbook.xml"
+    for kind, target in relationships(package, "_rels/.rels", "").values():
+        if kind.endswith("/officeDocument") and target.endswith(".xml") and package.has(target):
+            return target if is_spreadsheet(package, target) else None
+    return None
+
+
+def is_spreadsheet(package: Package, part: str) -> bool:
+    """Whether [Content_Types].xml says ``part`` is a workbook (not a Word document...)."""
+    data = package.read("[Content_Types].xml", MAX_SMALL_PART_BYTES)
+    wanted = "/" + part.lower()
+    for element in parse(data or b"<Types/>"):
+        if local(element.tag) == "Override" and (element.get("PartName") or "").lower() == wanted:
+            kind = (element.get("ContentType") or "").lower()
+            return "spreadsheetml" in kind or "ms-excel" in kind
+    return False
+
+
+def load_shared_strings(
+    package: Package, rels: dict[str, tuple[str, str]], needed: int
+) -> list[str]:
+    """The first ``needed`` shared strings of the workbook (found through its rels)."""
+    if not needed:
+        return []
+    part = next((t for k, t in rels.values() if k.endswith("/sharedStrings")), None)
+    data = package.read(part) if part else None
+    if data is None:
+        data = package.read("xl/sharedStrings.xml")
+    if data is None:
+        raise Broken("corrupt", "no shared strings")
+    return shared_strings(data, needed)
+
+
+def index(text: str) -> int:
+    """A shared string index."""
+    number = int(text)
+    if number < 0:
+        raise IndexError(number)
+    return number
+
+
+def shared_formulas(
+    data: bytes, dependents: list[tuple[int, int, str]]
+) -> dict[tuple[int, int], str]:
+    """Formula text of shared-formula dependents, translated from their master cell."""
+    if not dependents:
+        return {}
+    from openpyxl.formula.translate import Translator  # only needed for shared formulas
+
+    masters = shared_masters(data, {si for _, _, si in dependents})
+
+    found: dict[tuple[int, int], str] = {}
+    for row, col, si in dependents:
+        master = masters.get(si)
+        if master is None:
+            continue
+        m_row, m_col, text = master
+        try:
+            translated = Translator(
+                "=" + text, column_letters(m_col) + str(m_row)
+            ).translate_formula(column_letters(col) + str(row))
+        except Exception:  # a formula openpyxl cannot tokenize keeps ""
+            continue
+        found[row, col] = translated[1:]
+    return found

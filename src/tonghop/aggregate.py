@@ -66,22 +66,31 @@ def choose_returns(returns: Iterable[Counted], start: dt.date, end: dt.date) -> 
 def combine(form: FormSpec, chosen: list[Counted]) -> dict[str, Any]:
     """One branch's figures over its chosen returns (chronological)."""
     values: dict[str, Any] = {}
+    if not chosen:
+        return dict.fromkeys(form.fields)
+    if len(chosen) == 1:
+        return {fid: chosen[0].values.get(fid) for fid in form.fields}
     for fid, fld in form.fields.items():
-        present = [r.values.get(fid) for r in chosen if r.values.get(fid) is not None]
-        if fld.total == "flow" and fld.is_number:
-            values[fid] = sum(present) if present else None
+        present = [v for r in chosen if (v := r.values.get(fid)) is not None]
+        if not present:
+            values[fid] = None
+        elif fld.total == "flow" and fld.is_number:
+            values[fid] = sum(present)
         elif fld.total == "stock_start":
-            values[fid] = present[0] if present else None
+            values[fid] = present[0]
         else:  # stock_end, and "none" fields keep the latest value
-            values[fid] = present[-1] if present else None
+            values[fid] = present[-1]
     return values
 
 
 def add_derived(form: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
-    scope = {fid: (values.get(fid) or 0) for fid, f in form.fields.items() if f.is_number}
+    numbers = [f.id for f in form.number_fields()]
+    if not any(values.get(fid) is not None for fid in numbers):
+        values.update(dict.fromkeys(d.id for d in form.derived))
+        return values
+    scope = {fid: (values.get(fid) or 0) for fid in numbers}
     for derived in form.derived:
-        names_present = any(values.get(fid) is not None for fid in scope)
-        values[derived.id] = derived.compute(scope) if names_present else None
+        values[derived.id] = derived.compute(scope)
     return values
 
 

@@ -8,10 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import ConfigError
+from .expr import Expr, ExprError
 from .periods import PeriodKind
 from .tomlfile import TomlTable, read_toml
 
@@ -23,12 +24,9 @@ IDENTITY_FIELDS = ("branch_code", "period")
 RULE_CONTEXT_NAMES = frozenset({"previous", "period_kind"})
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
-# Rules run in a sandbox: no attribute access to Python internals, no side effects.
+# Messages are Jinja templates rendered in a sandbox; checks and derived formulas are compiled
+# by expr.Expr (a whitelist of syntax, no eval), which also raises on unknown names.
 _RULE_ENV = ImmutableSandboxedEnvironment(autoescape=False)
-# Checks are evaluated with strict undefined values: a check that touches something that does
-# not exist (an unsafe attribute such as ``__class__``, a misspelt key of ``previous``) raises
-# instead of quietly being false, so load_form rejects it and checks.py skips it.
-_CHECK_ENV = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 @dataclass(frozen=True)
@@ -69,15 +67,15 @@ class Rule:
     names: frozenset[str]
 
     @cached_property
-    def _compiled(self) -> Any:
-        return _CHECK_ENV.compile_expression(self.check, undefined_to_none=False)
+    def _compiled(self) -> Expr:
+        return Expr(self.check)
 
     @cached_property
     def _message_template(self) -> Any:
         return _RULE_ENV.from_string(self.message)
 
     def holds(self, values: dict[str, Any]) -> bool:
-        return bool(self._compiled(**values))
+        return bool(self._compiled(values))
 
     def describe(self, values: dict[str, Any]) -> str:
         return self._message_template.render(**values)
@@ -93,11 +91,11 @@ class Derived:
     formula: str
 
     @cached_property
-    def _compiled(self) -> Any:
-        return _RULE_ENV.compile_expression(self.formula, undefined_to_none=False)
+    def _compiled(self) -> Expr:
+        return Expr(self.formula)
 
     def compute(self, values: dict[str, Any]) -> Any:
-        return self._compiled(**values)
+        return self._compiled(values)
 
 
 @dataclass(frozen=True)
@@ -217,10 +215,10 @@ def _derived(raw: Any, field_ids: set[str], text: str, name: str) -> tuple[Deriv
             raise table.fail("formula", f"tên «{derived_id}» không hợp lệ hoặc trùng mã trường.")
         formula = table.text_value("formula")
         try:
-            parsed = _RULE_ENV.parse("{{ " + formula + " }}")
-        except TemplateSyntaxError as exc:
-            raise table.fail("formula", f"công thức sai cú pháp: {exc.message}") from exc
-        unknown = sorted(set(meta.find_undeclared_variables(parsed)) - field_ids)
+            names = Expr(formula).names
+        except ExprError as exc:
+            raise table.fail("formula", f"công thức {exc}") from exc
+        unknown = sorted(names - field_ids)
         if unknown:
             raise table.fail("formula", f"dùng trường không có: {', '.join(unknown)}.")
         out.append(
@@ -281,13 +279,9 @@ def _rule(item: TomlTable, field_ids: set[str]) -> Rule:
         raise item.fail("level", 'phải là "error" (trả lại) hoặc "warning" (cảnh báo).')
     check = item.text_value("check")
     try:
-        parsed = _RULE_ENV.parse("{{ " + check + " }}")
-        _RULE_ENV.compile_expression(check)
-    except TemplateSyntaxError as exc:
-        raise item.fail(
-            "check", f"biểu thức của quy tắc «{rule_id}» sai cú pháp: {exc.message}"
-        ) from exc
-    names = frozenset(meta.find_undeclared_variables(parsed))
+        names = frozenset(Expr(check).names)
+    except ExprError as exc:
+        raise item.fail("check", f"quy tắc «{rule_id}»: {exc}") from exc
     unknown = sorted(names - field_ids - RULE_CONTEXT_NAMES)
     if unknown:
         raise item.fail("check", f"quy tắc «{rule_id}» dùng trường không có: {', '.join(unknown)}.")

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 
 
 class PeriodKind(Enum):
@@ -122,19 +123,19 @@ class Period:
         return f"tháng {self.index} năm {self.year}"
 
     # --- calendar -------------------------------------------------------------------
-    @property
+    @cached_property
     def first_month(self) -> int:
         return (self.index - 1) * self.kind.months + 1
 
-    @property
+    @cached_property
     def last_month(self) -> int:
         return self.first_month + self.kind.months - 1
 
-    @property
+    @cached_property
     def start(self) -> dt.date:
         return dt.date(self.year, self.first_month, 1)
 
-    @property
+    @cached_property
     def end(self) -> dt.date:
         last = self.last_month
         return dt.date(self.year, last, calendar.monthrange(self.year, last)[1])

@@ -101,6 +101,7 @@ _MESSAGES = {
     "encrypted": "Tệp đang đặt mật khẩu. Hãy mở tệp, bỏ mật khẩu (Tệp > Thông tin > Bảo vệ sổ"
     " làm việc) rồi lưu lại và gửi.",
     "corrupt": "Tệp bị hỏng hoặc chưa tải về hết. Hãy mở lại tệp trong Excel, lưu lại và gửi lại.",
+    "missing": "Không tìm thấy tệp. Hãy kiểm tra lại tên và đường dẫn của tệp.",
     "too_large": "Tệp quá lớn hoặc có cấu trúc bất thường, vượt giới hạn an toàn khi đọc. Hãy xoá"
     " các trang tính, hình ảnh hoặc dòng thừa rồi lưu và gửi lại; nếu vẫn lỗi, hãy điền lại"
     " vào tệp mẫu gốc.",
@@ -184,7 +185,7 @@ def _sniff_package(package: Package) -> str:
             mimetype = ""
         if "opendocument" in mimetype:
             return "ods" if "spreadsheet" in mimetype else "odf"
-    if _workbook_part(package):
+    if _xlsx.workbook_part(package):
         return "xlsx"
     if package.has("xl/workbook.bin"):
         return "xlsb"
@@ -221,27 +222,6 @@ def _as_text(data: bytes) -> str | None:
     return text if printable >= 0.98 * min(len(text), 4096) else None
 
 
-def _workbook_part(package: Package) -> str | None:
-    """Name of the workbook part: the usual xl/workbook.xml, else what _rels/.rels says."""
-    if package.has("xl/workbook.xml"):
-        return "xl/workbook.xml"
-    for kind, target in _xlsx.relationships(package, "_rels/.rels", "").values():
-        if kind.endswith("/officeDocument") and target.endswith(".xml") and package.has(target):
-            return target if _is_spreadsheet(package, target) else None
-    return None
-
-
-def _is_spreadsheet(package: Package, part: str) -> bool:
-    """Whether [Content_Types].xml says ``part`` is a workbook (not a Word document...)."""
-    data = package.read("[Content_Types].xml", _xlsx.MAX_SMALL_PART_BYTES)
-    wanted = "/" + part.lower()
-    for element in _xlsx.parse(data or b"<Types/>"):
-        if local(element.tag) == "Override" and (element.get("PartName") or "").lower() == wanted:
-            kind = (element.get("ContentType") or "").lower()
-            return "spreadsheetml" in kind or "ms-excel" in kind
-    return False
-
-
 # --- reading --------------------------------------------------------------------------------
 
 
@@ -250,6 +230,8 @@ def read_workbook(source: Path | bytes, *, value_column: str = "C") -> Workbook:
     if not re.fullmatch(r"[A-Za-z]{1,3}", value_column):
         raise ValueError(f"value_column must be column letters, not {value_column!r}")
     data = source if isinstance(source, bytes) else _read_file(Path(source))
+    if len(data) > _xlsx.MAX_INPUT_BYTES:
+        raise Unreadable("too_large")
     if not data.startswith(b"PK\x03\x04"):
         raise _unreadable(sniff(data))
     try:
@@ -291,7 +273,7 @@ def _read_file(path: Path) -> bytes:
 def _read_package(package: Package, value_col: int) -> Workbook:
     if package.encrypted:
         raise Broken("encrypted")
-    workbook_name = _workbook_part(package)
+    workbook_name = _xlsx.workbook_part(package)
     if workbook_name is None:
         raise Broken("not_a_return")
     root = _xlsx.parse(package.read(workbook_name, _xlsx.MAX_SMALL_PART_BYTES) or b"")
@@ -331,8 +313,12 @@ def _read_package(package: Package, value_col: int) -> Workbook:
         data = package.read(part) if part else None
         if data is not None:
             kept, dependents = scan.scan(data, keep_cols, wanted[name])
-            raw.append((name, kept, _shared_formulas(data, dependents)))
-    strings = _shared_strings(package, rels, raw)
+            raw.append((name, kept, _xlsx.shared_formulas(data, dependents)))
+    needed = max(
+        (_xlsx.index(c[4]) + 1 for _, kept, _ in raw for c in kept if c[3] == "s" and c[4]),
+        default=0,
+    )
+    strings = _xlsx.load_shared_strings(package, rels, needed)
 
     cells: dict[str, dict[str, Cell]] = {}
     id_rows: dict[str, Cell] = {}
@@ -413,54 +399,6 @@ def _name_target(text: str) -> tuple[str, int, int, str] | None:
     return sheet, *position, column_letters(position[1]) + str(position[0])
 
 
-def _shared_strings(package: Package, rels: dict, raw: list) -> list[str]:
-    needed = 0
-    for _, kept, _ in raw:
-        for _, _, _, kind, text, _, _ in kept:
-            if kind == "s" and text:
-                needed = max(needed, _index(text) + 1)
-    if not needed:
-        return []
-    part = next((t for k, t in rels.values() if k.endswith("/sharedStrings")), None)
-    data = package.read(part) if part else None
-    if data is None:
-        data = package.read("xl/sharedStrings.xml")
-    if data is None:
-        raise Broken("corrupt", "no shared strings")
-    return _xlsx.shared_strings(data, needed)
-
-
-def _index(text: str) -> int:
-    index = int(text)
-    if index < 0:
-        raise IndexError(index)
-    return index
-
-
-def _shared_formulas(data: bytes, dependents: list) -> dict[tuple[int, int], str]:
-    """Formula text of shared-formula dependents, translated from their master cell."""
-    if not dependents:
-        return {}
-    from openpyxl.formula.translate import Translator  # only needed for shared formulas
-
-    masters = _xlsx.shared_masters(data, {si for _, _, si in dependents})
-
-    found: dict[tuple[int, int], str] = {}
-    for row, col, si in dependents:
-        master = masters.get(si)
-        if master is None:
-            continue
-        m_row, m_col, text = master
-        try:
-            translated = Translator(
-                "=" + text, column_letters(m_col) + str(m_row)
-            ).translate_formula(column_letters(col) + str(row))
-        except Exception:  # a formula openpyxl cannot tokenize keeps ""
-            continue
-        found[row, col] = translated[1:]
-    return found
-
-
 def _cell(
     sheet: str,
     ref: str,
@@ -473,9 +411,11 @@ def _cell(
     value: Value = None
     is_error = False
     if kind == "s":
-        value = strings[_index(text)] if text else None
-    elif kind in ("str", "inlineStr"):
+        value = strings[_xlsx.index(text)] if text else None
+    elif kind == "str":
         value = _xlsx.unescape(text) if text is not None else ("" if has_value else None)
+    elif kind == "inlineStr":  # <is> text is unescaped already
+        value = text if text is not None else ("" if has_value else None)
     elif kind == "n":
         value = _xlsx.number(text.strip()) if text and text.strip() else None
     elif kind == "b":
