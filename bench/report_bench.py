@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import balanced_values  # noqa: E402
+
 from tonghop.aggregate import Counted, aggregate  # noqa: E402
 from tonghop.config import Branch, load_config  # noqa: E402
 from tonghop.context import report_context  # noqa: E402
