@@ -39,7 +39,7 @@ def convert(source: Path, target_format: str, out_dir: Path, *, timeout: float =
     """Convert ``source`` with LibreOffice into ``out_dir``; returns the new file's path.
 
     ``target_format`` is what ``soffice --convert-to`` takes: ``pdf``, ``xlsx``,
-    ``xlsx:"Calc MS Excel 2007 XML"``, ``docx``. A private user profile is used so that a
+    ``xlsx:Calc MS Excel 2007 XML``, ``docx``. A private user profile is used so that a
     LibreOffice the user has open does not block the conversion.
     """
     soffice = find_soffice()
