@@ -87,7 +87,17 @@ def check_workbook(
         if previous is not None and result.branch_code is not None:
             prior = previous(result.branch_code, result.period)
         _run_rules(result, form, prior)
+    result.problems.sort(key=_reading_order)
     return result
+
+
+def _reading_order(problem: Problem) -> tuple[int, int, str]:
+    """Whole-file problems first, then cell by cell down the sheet, as the branch reads it."""
+    if not problem.cell:
+        return (0, 0, "")
+    digits = "".join(ch for ch in problem.cell if ch.isdigit())
+    letters = "".join(ch for ch in problem.cell if ch.isalpha())
+    return (1, int(digits or 0), letters.rjust(3))
 
 
 def _locate(workbook: Workbook, field_id: str) -> Cell | None:
