@@ -90,7 +90,7 @@ def _patch(data: bytes, branch: str) -> bytes:
     return out.getvalue()
 
 
-def run_intake(home: str, queue: multiprocessing.Queue) -> None:
+def run_intake(home: str, workers: int | None, queue: multiprocessing.Queue) -> None:
     from tonghop.intake import Intake
     from tonghop.ledger import Ledger
 
@@ -99,8 +99,9 @@ def run_intake(home: str, queue: multiprocessing.Queue) -> None:
     form = load_form(ws.form_path)
     started = time.perf_counter()
     with Ledger(ws.archive / "ledger.sqlite3") as ledger:
-        intake = Intake(ws, config, form, ledger, clock=lambda: dt.datetime(2024, 2, 20, 9))
-        results = intake.process_inbox()
+        clock = lambda: dt.datetime(2024, 2, 20, 9)  # noqa: E731
+        with Intake(ws, config, form, ledger, clock=clock, workers=workers) as intake:
+            results = intake.process_inbox()
     elapsed = time.perf_counter() - started
     outcomes: dict[str, int] = {}
     for r in results:
@@ -113,6 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returns", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="reader processes (default: cores)"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="tonghop-bench-"))
     ws = make_workspace(root / "ws", branches=args.returns // len(PERIODS) + 1)
@@ -122,7 +126,7 @@ def main() -> None:
 
     queue: multiprocessing.Queue = multiprocessing.Queue()
     child = multiprocessing.get_context("fork").Process(
-        target=run_intake, args=(str(ws.home), queue)
+        target=run_intake, args=(str(ws.home), args.workers, queue)
     )
     child.start()
     count, elapsed, peak_kb, outcomes = queue.get()

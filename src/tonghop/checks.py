@@ -51,6 +51,30 @@ def check_workbook(
     previous: PreviousLookup | None = None,
 ) -> CheckResult:
     """Check one read workbook. Never raises for bad content: it becomes a Problem."""
+    result = check_content(workbook, form, config, today=today)
+    if previous is not None and result.period is not None and result.branch_code is not None:
+        check_against_previous(result, form, previous(result.branch_code, result.period))
+    return result
+
+
+def check_against_previous(
+    result: CheckResult, form: FormSpec, previous: dict[str, Any] | None
+) -> None:
+    """Run the rules that compare with the branch's previous return (e.g. continuity).
+
+    Split from check_content so that the content can be checked in another process while
+    the ledger, which knows the previous return, stays in this one.
+    """
+    if result.period is None or previous is None:
+        return
+    _run_rules(result, form, previous, uses_previous=True)
+    result.problems.sort(key=_reading_order)
+
+
+def check_content(
+    workbook: Workbook, form: FormSpec, config: Config, *, today: dt.date
+) -> CheckResult:
+    """Every check that needs only the workbook (rules about ``previous`` see none)."""
     result = CheckResult()
     located = {fid: _locate(workbook, fid) for fid in form.fields}
     for fid, cell in located.items():
@@ -83,10 +107,7 @@ def check_workbook(
         _read_field(result, fld, located.get(fid), required=required)
 
     if result.period is not None:
-        prior = None
-        if previous is not None and result.branch_code is not None:
-            prior = previous(result.branch_code, result.period)
-        _run_rules(result, form, prior)
+        _run_rules(result, form, None, uses_previous=False)
     result.problems.sort(key=_reading_order)
     return result
 
@@ -266,7 +287,10 @@ def _check_identity(
     result.period = period
 
 
-def _run_rules(result: CheckResult, form: FormSpec, previous: dict[str, Any] | None) -> None:
+def _run_rules(
+    result: CheckResult, form: FormSpec, previous: dict[str, Any] | None, *, uses_previous: bool
+) -> None:
+    """Run the rules that do (``uses_previous``) or do not mention ``previous``."""
     assert result.period is not None
     kind = result.period.kind
     bad_fields = {p.field_id for p in result.errors if p.field_id}
@@ -277,6 +301,8 @@ def _run_rules(result: CheckResult, form: FormSpec, previous: dict[str, Any] | N
     scope["previous"] = previous
     scope["period_kind"] = kind.value
     for rule in form.rules:
+        if ("previous" in rule.names) != uses_previous:
+            continue
         fields_used = rule.names - {"previous", "period_kind"}
         if any(not form.field(f).asked_in(kind) for f in fields_used):
             continue

@@ -252,8 +252,8 @@ def process(env: Env) -> None:
     config, form = env.config, env.form
     lock = FileLock(env.workspace.archive / "intake.lock", what="tiến trình tiếp nhận")
     with lock, env.ledger() as ledger:
-        intake = Intake(env.workspace, config, form, ledger, clock=env.clock)
-        results = intake.process_inbox()
+        with Intake(env.workspace, config, form, ledger, clock=env.clock) as intake:
+            results = intake.process_inbox()
         touched = {r.submission.period for r in results if r.submission.period}
         for code in sorted(touched):
             write_status_page(env.workspace, config, ledger, Period.parse(code), env.clock())
@@ -374,6 +374,41 @@ def demo(env: Env, directory: Path | None, no_pdf: bool) -> None:
         click.echo(f"Bản PDF: {published.pdf}")
     click.echo(f"Tổng hợp số liệu: {published.workbook}")
     click.echo(f"Tình hình nộp báo cáo: {published.status_page}")
+
+
+@cli.command()
+@click.option(
+    "--poll",
+    is_flag=True,
+    help="Dò thư mục định kỳ thay vì chờ sự kiện (dùng cho ổ mạng dùng chung).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    metavar="GIÂY",
+    help="Quét lại toàn bộ inbox/ sau mỗi chừng này giây.",
+)
+@click.option(
+    "--settle",
+    type=click.FloatRange(min=0.05, max=60),
+    default=1.0,
+    show_default=True,
+    metavar="GIÂY",
+    help="Tệp phải đứng yên (không đổi cỡ, không đổi giờ sửa) chừng này giây mới được nhận.",
+)
+@click.option("--no-pdf", is_flag=True, help="Không tạo bản PDF của báo cáo.")
+@pass_env
+@friendly
+def watch(env: Env, poll: bool, interval: float, settle: float, no_pdf: bool) -> None:
+    """Theo dõi inbox/: nhận từng tệp ngay khi chép xong, cập nhật báo cáo (Ctrl-C để dừng)."""
+    from .watch import WatchOptions, run_watch
+
+    options = WatchOptions(poll=poll, interval=interval, settle=settle, pdf=not no_pdf)
+    click.echo(f"Đang theo dõi {env.workspace.inbox} (nhấn Ctrl-C để dừng) ...")
+    watcher = run_watch(env.workspace, env.config, env.form, options, echo=click.echo)
+    click.echo(f"Đã dừng. Đã xử lý {watcher.taken} tệp trong lần chạy này.")
 
 
 def main() -> None:

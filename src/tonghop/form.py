@@ -80,6 +80,10 @@ class Rule:
     def describe(self, values: dict[str, Any]) -> str:
         return self._message_template.render(**values)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Compiled expressions and templates are rebuilt on demand, never pickled.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
 
 @dataclass(frozen=True)
 class Derived:
@@ -96,6 +100,10 @@ class Derived:
 
     def compute(self, values: dict[str, Any]) -> Any:
         return self._compiled(values)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Compiled expressions and templates are rebuilt on demand, never pickled.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from .archive import Archive, fsync_dir
-from .checks import check_workbook
+from .checks import CheckResult, check_against_previous, check_content
 from .config import Config, Workspace
 from .feedback import feedback_file_name, write_feedback, write_unreadable_note
 from .form import FormSpec
@@ -29,6 +32,10 @@ from .problems import ERROR, Problem
 from .reader import Unreadable, read_workbook
 
 log = logging.getLogger("tonghop.intake")
+
+# Reading and checking is pure work on bytes; from this many files in a batch on, it is spread
+# over a pool of processes (the ledger, archive and feedback stay in this one).
+PARALLEL_MIN = 24
 
 Clock = Callable[[], dt.datetime]
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -92,6 +99,7 @@ class _Arrival:
     sha256: str | None
     received: dt.datetime
     started: float
+    checked: Future[CheckResult | str] | None = None  # being checked by a worker process
 
 
 @dataclass
@@ -130,6 +138,7 @@ class Intake:
         ledger: Ledger,
         *,
         clock: Clock = local_now,
+        workers: int | None = None,
     ) -> None:
         self.workspace = workspace
         self.config = config
@@ -137,6 +146,26 @@ class Intake:
         self.ledger = ledger
         self.archive = Archive(workspace.archive)
         self.clock = clock
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _drop_pool(self) -> None:
+        log.warning("worker processes stopped; reading files in this process instead")
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
+        self.workers = 1
+
+    def __enter__(self) -> Intake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- public ------------------------------------------------------------------------
     def process(
@@ -146,16 +175,22 @@ class Intake:
         batch_size: int = 50,
         crash_hook: Callable[[str], None] | None = None,
     ) -> list[IntakeResult]:
-        """Take ``paths`` (files in inbox/), committing the ledger once per batch."""
+        """Take ``paths`` (files in inbox/), committing the ledger once per batch.
+
+        Batches overlap: while one batch is judged and recorded here, the next one is
+        already archived and being read by the worker processes.
+        """
+        paths = list(paths)
+        batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         results: list[IntakeResult] = []
-        batch: list[Path] = []
-        for path in paths:
-            batch.append(path)
-            if len(batch) >= batch_size:
-                results.extend(self._batch(batch, crash_hook))
-                batch = []
-        if batch:
-            results.extend(self._batch(batch, crash_hook))
+        ready: list[_Arrival] | None = None
+        for batch in batches:
+            prepared = self._prepare(batch, crash_hook)
+            if ready is not None:
+                results.extend(self._record(ready, crash_hook))
+            ready = prepared
+        if ready is not None:
+            results.extend(self._record(ready, crash_hook))
         return results
 
     def process_inbox(self, **kwargs: object) -> list[IntakeResult]:
@@ -163,16 +198,22 @@ class Intake:
         return self.process(ready, **kwargs)  # type: ignore[arg-type]
 
     # --- one batch: archive all, one transaction, then the files leave inbox/ ----------------
-    def _batch(
+    def _prepare(
         self, paths: list[Path], crash_hook: Callable[[str], None] | None
-    ) -> list[IntakeResult]:
-        results: list[IntakeResult] = []
-        oversize: list[tuple[Path, str]] = []
+    ) -> list[_Arrival]:
         arrived = [a for a in (self._arrive(p) for p in paths) if a is not None]
         # Bytes first, durably (fsyncs run in parallel), before anything is recorded.
         self.archive.put_many([a.data for a in arrived if a.data is not None])
         if crash_hook:
             crash_hook("after-archive")
+        self._precheck(arrived)
+        return arrived
+
+    def _record(
+        self, arrived: list[_Arrival], crash_hook: Callable[[str], None] | None
+    ) -> list[IntakeResult]:
+        results: list[IntakeResult] = []
+        oversize: list[tuple[Path, str]] = []
         with self.ledger.transaction():
             for item in arrived:
                 result = self._judge(item, oversize)
@@ -242,33 +283,56 @@ class Intake:
             sub.duplicate_of = first.id
             sub.branch_code, sub.period = first.branch_code, first.period
         else:
-            feedback = self._check(path, item.data, sub)
+            feedback = self._check(path, item, sub)
         sub.elapsed_ms = (time.perf_counter() - item.started) * 1000
         self.ledger.record(sub)
         return IntakeResult(path, sub, feedback)
 
-    def _check(self, path: Path, data: bytes, sub: Submission) -> Path | None:
-        """Read and check; fills ``sub`` and writes the branch's feedback when there is any."""
+    def _precheck(self, arrived: list[_Arrival]) -> None:
+        """Read and check a large batch's files in parallel, ahead of judging them."""
+        jobs = [a for a in arrived if a.data is not None]
+        if self.workers < 2 or len(jobs) < PARALLEL_MIN:
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=_pool_context(),
+                initializer=_pool_init,
+                initargs=(self.form, self.config),
+            )
         try:
-            workbook = read_workbook(data)
-        except Unreadable as exc:
+            for item in jobs:
+                item.checked = self._pool.submit(_pool_check, (item.data, item.received.date()))
+        except BrokenProcessPool:
+            self._drop_pool()
+
+    def _check(self, path: Path, item: _Arrival, sub: Submission) -> Path | None:
+        """Read and check; fills ``sub`` and writes the branch's feedback when there is any."""
+        assert item.data is not None
+        outcome: CheckResult | str | None = None
+        if item.checked is not None:
+            try:
+                outcome = item.checked.result()
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory): carry on here, in this process.
+                self._drop_pool()
+        if outcome is None:
+            outcome = read_and_check(item.data, self.form, self.config, sub.received_at.date())
+        if isinstance(outcome, str):
             sub.outcome = UNREADABLE
-            sub.problems = [Problem(ERROR, exc.message)]
+            sub.problems = [Problem(ERROR, outcome)]
             target = self._feedback_dir(None) / (
                 feedback_file_name(None, None, path.name, sub.received_at).rsplit(".", 1)[0]
                 + ".txt"
             )
-            write_unreadable_note(path.name, exc.message, target)
+            write_unreadable_note(path.name, outcome, target)
             sub.feedback = self._relative(target)
             return target
 
-        result = check_workbook(
-            workbook,
-            self.form,
-            self.config,
-            today=sub.received_at.date(),
-            previous=self.ledger.previous_values,
-        )
+        result = outcome
+        if result.period is not None and result.branch_code is not None:
+            previous = self.ledger.previous_values(result.branch_code, result.period)
+            check_against_previous(result, self.form, previous)
         sub.branch_code = result.branch_code
         sub.period = result.period.code if result.period else None
         sub.problems = result.problems
@@ -352,3 +416,43 @@ class Intake:
             return target.relative_to(self.workspace.outbox).as_posix()
         except ValueError:
             return str(target)
+
+
+def read_and_check(
+    data: bytes, form: FormSpec, config: Config, today: dt.date
+) -> CheckResult | str:
+    """The check of one file's bytes, or the Vietnamese reason it cannot be read.
+
+    Never raises: a file that trips an unexpected error in the reader is answered as
+    unreadable (and logged), so one strange file never stops the others.
+    """
+    try:
+        return check_content(read_workbook(data), form, config, today=today)
+    except Unreadable as exc:
+        return exc.message
+    except Exception:
+        log.exception("unexpected error while reading a file")
+        return (
+            "Không đọc được tệp do nội dung bất thường. Hãy mở tệp bằng Excel, chọn Lưu thành "
+            "Sổ làm việc Excel (.xlsx) rồi gửi lại; nếu vẫn lỗi, báo Văn phòng Đảng ủy."
+        )
+
+
+_worker_state: tuple[FormSpec, Config] | None = None
+
+
+def _pool_init(form: FormSpec, config: Config) -> None:
+    global _worker_state
+    _worker_state = (form, config)
+
+
+def _pool_check(job: tuple[bytes, dt.date]) -> CheckResult | str:
+    assert _worker_state is not None
+    form, config = _worker_state
+    return read_and_check(job[0], form, config, job[1])
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # forkserver: no fork of a process that has threads (watchdog, fsync pool) running.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
