@@ -229,3 +229,58 @@ def test_warning_return_is_accepted_with_feedback(
     assert sub.outcome == ACCEPTED
     assert sub.warnings == 1 and sub.problems[0].rule == "continuity"
     assert results[0].feedback is not None and results[0].feedback.exists()
+
+
+def _outcomes(results):
+    return sorted(
+        (r.submission.source_name, r.submission.outcome, r.submission.errors, r.submission.warnings)
+        for r in results
+    )
+
+
+def test_worker_processes_give_the_same_answers_as_one_process(
+    tmp_path, config, form, clock, make_return, workspace, monkeypatch
+):
+    monkeypatch.setattr(intake_module, "PARALLEL_MIN", 4)
+    codes = [b.code for b in config.branches]
+    for i, code in enumerate(codes):
+        broken = {"members_end": 999} if i % 5 == 0 else {}
+        make_return(code, "2024-H1", **broken)
+    (workspace.inbox / "rac.xlsx").write_bytes(b"PK\x03\x04 not really")
+    copy = tmp_path / "copy"
+    shutil.copytree(workspace.home, copy)
+    from tonghop.config import Workspace
+
+    serial_ws = Workspace(copy)
+    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+        with Intake(workspace, config, form, ledger, clock=clock, workers=2) as intake:
+            parallel = intake.process_inbox(batch_size=6)
+            assert intake._pool is not None, "the pool was not used"
+    with Ledger(serial_ws.archive / "ledger.sqlite3") as ledger:
+        with Intake(serial_ws, config, form, ledger, clock=clock, workers=1) as intake:
+            serial = intake.process_inbox(batch_size=6)
+    assert _outcomes(parallel) == _outcomes(serial)
+    assert {o for _, o, _, _ in _outcomes(parallel)} == {ACCEPTED, REJECTED, UNREADABLE}
+
+
+def test_a_dead_worker_pool_falls_back_to_this_process(
+    workspace, config, form, ledger, clock, make_return, monkeypatch
+):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    monkeypatch.setattr(intake_module, "PARALLEL_MIN", 1)
+
+    def broken_precheck(self, arrived):
+        for item in arrived:
+            future = Future()
+            future.set_exception(BrokenProcessPool("killed"))
+            item.checked = future
+
+    monkeypatch.setattr(Intake, "_precheck", broken_precheck)
+    make_return("LT1", "2024-H1")
+    make_return("LT2", "2024-H1", members_end=1)
+    with Intake(workspace, config, form, ledger, clock=clock, workers=2) as intake:
+        results = intake.process_inbox()
+        assert intake.workers == 1
+    assert sorted(r.submission.outcome for r in results) == [ACCEPTED, REJECTED]
