@@ -334,6 +334,8 @@ def report(env: Env, period_text: str, report_date: str | None, no_pdf: bool) ->
     click.echo(f"Báo cáo: {done.report}")
     if done.pdf:
         click.echo(f"Bản PDF: {done.pdf}")
+    elif done.pdf_problem:
+        click.secho(f"Chưa tạo được bản PDF: {done.pdf_problem}", fg="yellow")
     elif not no_pdf:
         click.echo("Không có LibreOffice trên máy nên chưa tạo bản PDF.")
     click.echo(f"Tổng hợp số liệu: {done.workbook}")

@@ -39,6 +39,7 @@ class Published:
     status_page: Path
     aggregate: Aggregate
     status: PeriodStatus
+    pdf_problem: str | None = None
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -97,8 +98,14 @@ def publish(
         report = render_report(template, context, report_path)
     except ReportError as exc:
         raise TonghopError(str(exc)) from exc
-    pdf_path = write_pdf(report) if pdf else None
-    return Published(period, report, pdf_path, workbook, status_page, agg, status)
+    pdf_path, pdf_problem = None, None
+    if pdf:
+        try:
+            pdf_path = write_pdf(report)
+        except ReportError as exc:
+            # The Word report is there; a failed PDF must not hide it.
+            pdf_problem = str(exc)
+    return Published(period, report, pdf_path, workbook, status_page, agg, status, pdf_problem)
 
 
 # --- the aggregate workbook --------------------------------------------------------------
