@@ -80,10 +80,13 @@ class Rebuilder:
     def next_due(self, *, busy: bool = False) -> float | None:
         return min((self._due_at(p, d, busy) for p, d in self._dirty.items()), default=None)
 
-    def run_due(self, *, busy: bool = False, force: bool = False) -> int:
-        """Rebuild every period that is due (all pending ones with ``force``)."""
+    def run_due(self, *, busy: bool = False, force: bool = False, limit: int | None = None) -> int:
+        """Rebuild the periods that are due (every pending one with ``force``), at most
+        ``limit`` of them so that files arriving meanwhile are not kept waiting."""
         done = 0
         for period in sorted(self._dirty):
+            if limit is not None and done >= limit:
+                break
             dirty = self._dirty[period]
             if not force and self.clock() < self._due_at(period, dirty, busy):
                 continue
@@ -173,7 +176,13 @@ class Publisher:
         started = time.perf_counter()
         if full:
             publish(
-                self.workspace, self.config, self.form, self.ledger, period, now=self.now(), pdf=False
+                self.workspace,
+                self.config,
+                self.form,
+                self.ledger,
+                period,
+                now=self.now(),
+                pdf=False,
             )
             what = "báo cáo, bảng tổng hợp và trang tình hình nộp"
         else:

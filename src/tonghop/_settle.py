@@ -40,7 +40,7 @@ def zip_readable(path: Path) -> bool:
         return False
 
 
-def _signature(path: Path) -> Signature | None:
+def signature_of(path: Path) -> Signature | None:
     """(size, mtime) of a regular file; None when it is gone or is not a regular file."""
     try:
         st = os.stat(path)
@@ -93,8 +93,14 @@ class Settler:
         if candidate is None:
             candidate = self._pending[path] = _Candidate(path, next_check=now)
         if closed:
-            candidate.closed_at = _signature(path)
+            candidate.closed_at = signature_of(path)
             candidate.next_check = now
+        elif candidate.signature is not None:
+            # A change now restarts the settle interval now, not at the next check.
+            signature = signature_of(path)
+            if signature != candidate.signature:
+                candidate.signature, candidate.stable_since = signature, now
+                candidate.next_check = max(candidate.next_check, now + self.settle)
 
     def forget(self, path: Path) -> None:
         self._pending.pop(path, None)
@@ -126,7 +132,7 @@ class Settler:
 
     def _examine(self, c: _Candidate, now: float) -> bool | None:
         """True: take it; False: check again at ``c.next_check``; None: gone, forget it."""
-        signature = _signature(c.path)
+        signature = signature_of(c.path)
         if signature is None:
             return None
         if owner_file_present(c.path):

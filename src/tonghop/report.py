@@ -207,8 +207,19 @@ def _snippet(xml_line: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# A tab, newline, bell or form feed inside a run's text: the only thing resolve_listing changes.
+_LISTING_CHARS = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
+
+
 class _Template(DocxTemplate):
     """DocxTemplate that notes which paragraph of which part a Jinja error came from."""
+
+    def resolve_listing(self, xml):  # type: ignore[override]
+        # docxtpl rewrites every paragraph with Python regexes; most reports have no text
+        # with a tab or line break, and a 5,000-branch appendix then costs seconds for nothing.
+        if _LISTING_CHARS.search(xml) is None:
+            return xml
+        return super().resolve_listing(xml)
 
     def render_xml_part(self, src_xml, part, context, jinja_env=None):  # type: ignore[override]
         try:

@@ -111,6 +111,8 @@ def so(value: Number | str | None, digits: int = 2) -> str:
     Decimals are rounded half-up to ``digits`` places and trailing zeros dropped
     (``357.0`` -> ``"357"``).
     """
+    if type(value) is int:  # the common case in a report: a whole count, formatted directly
+        return f"{value:,}".replace(",", ".")
     return _format_decimal(_to_decimal(value), digits)
 
 
