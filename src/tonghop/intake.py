@@ -155,7 +155,7 @@ class Intake:
             self._pool = None
 
     def _drop_pool(self) -> None:
-        log.warning("worker processes stopped; reading files in this process instead")
+        log.warning("Các tiến trình phụ đã dừng; tiếp tục đọc tệp trong tiến trình chính.")
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
@@ -238,7 +238,7 @@ class Intake:
                 sub.source_name,
                 sub.branch_code or "-",
                 sub.period or "-",
-                sub.outcome,
+                sub.outcome_label,
                 sub.elapsed_ms or 0,
             )
         return results
@@ -252,7 +252,7 @@ class Intake:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning("cannot read %s: %s", path, exc)
+            log.warning("Chưa đọc được tệp %s (%s); sẽ thử lại lần sau.", path, exc)
             return None
         sha256 = hashlib.sha256(data).hexdigest() if data is not None else None
         return _Arrival(path, self._source_name(path), stat, data, sha256, self.clock(), started)
@@ -431,7 +431,7 @@ def read_and_check(
     except Unreadable as exc:
         return exc.message
     except Exception:
-        log.exception("unexpected error while reading a file")
+        log.exception("Lỗi bất thường khi đọc một tệp; tệp được trả lời là không đọc được.")
         return (
             "Không đọc được tệp do nội dung bất thường. Hãy mở tệp bằng Excel, chọn Lưu thành "
             "Sổ làm việc Excel (.xlsx) rồi gửi lại; nếu vẫn lỗi, báo Văn phòng Đảng ủy."
