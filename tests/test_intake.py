@@ -12,6 +12,7 @@ from tonghop import intake as intake_module
 from tonghop.archive import Archive
 from tonghop.intake import Intake, is_ignored, owner_file_present, scan_inbox
 from tonghop.ledger import ACCEPTED, DUPLICATE, REJECTED, SUPERSEDED, UNREADABLE, Ledger
+from tonghop.periods import Period
 
 
 class Crash(Exception):
@@ -284,3 +285,23 @@ def test_a_dead_worker_pool_falls_back_to_this_process(
         results = intake.process_inbox()
         assert intake.workers == 1
     assert sorted(r.submission.outcome for r in results) == [ACCEPTED, REJECTED]
+
+
+def test_a_ledger_from_an_older_version_is_migrated(workspace, config, form, clock, make_return):
+    import sqlite3
+
+    path = workspace.archive / "ledger.sqlite3"
+    with Ledger(path) as ledger:
+        make_return("LT1", "2023", members_start=40)
+        Intake(workspace, config, form, ledger, clock=clock).process_inbox()
+    # What version 1 wrote: no period_end column.
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX submissions_branch_end")
+    db.execute("ALTER TABLE submissions DROP COLUMN period_end")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    with Ledger(path) as ledger:
+        assert ledger.count() == 1
+        previous = ledger.previous_values("LT1", Period.parse("2024-H1"))
+        assert previous is not None and previous["members_end"] == 42

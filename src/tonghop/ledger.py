@@ -36,7 +36,7 @@ OUTCOME_LABELS = {
     UNREADABLE: "Không đọc được tệp",
 }
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY,
@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     archived_as TEXT,
     elapsed_ms REAL
 );
+"""
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS submissions_branch_period ON submissions(branch_code, period);
 CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
 CREATE INDEX IF NOT EXISTS submissions_drop ON submissions(source_name, size, mtime_ns);
@@ -132,7 +134,26 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+        self._db.executescript(_INDEXES)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Bring a ledger written by an older tonghop up to this schema, keeping every row."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(submissions)")}
+        if "period_end" not in columns:
+            with self.transaction():
+                self._db.execute("ALTER TABLE submissions ADD COLUMN period_end TEXT")
+                for (code,) in self._db.execute(
+                    "SELECT DISTINCT period FROM submissions WHERE period IS NOT NULL"
+                ).fetchall():
+                    try:
+                        end = Period.parse(code).end.isoformat()
+                    except PeriodError:
+                        continue
+                    self._db.execute(
+                        "UPDATE submissions SET period_end = ? WHERE period = ?", (end, code)
+                    )
 
     def close(self) -> None:
         self._db.close()
