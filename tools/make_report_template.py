@@ -299,7 +299,9 @@ def repeat_header(row) -> None:
 # --------------------------------------------------------------------------------------
 def build_header_block(document) -> None:
     """Issuer / number on the left, party name / place and date on the right."""
-    table = make_table(document, 2, [75, 90], borders=False)
+    # The right column is wider: a long place name with the date must stay on one line.
+    table = make_table(document, 2, [72, 93], borders=False)
+    narrow_cell_margins(table, 0.0)
     left, right = table.cell(0, 0), table.cell(0, 1)
     first_left, first_right = [True], [True]
     line(left, first_left, "{{ committee.superior }}", bold=False)
@@ -307,8 +309,8 @@ def build_header_block(document) -> None:
     line(left, first_left, "*", bold=False)
     party = line(right, first_right, "ĐẢNG CỘNG SẢN VIỆT NAM", bold=True, size=15)
     # the solid line under the words: a bottom border, indented to about the words' width
-    party.paragraph_format.left_indent = Cm(0.55)
-    party.paragraph_format.right_indent = Cm(0.55)
+    party.paragraph_format.left_indent = Cm(0.9)
+    party.paragraph_format.right_indent = Cm(0.9)
     bottom_border(party)
 
     number_cell, date_cell = table.cell(1, 0), table.cell(1, 1)
