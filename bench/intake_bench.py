@@ -35,18 +35,8 @@ PERIODS += ["2023-H1", "2023-H2", "2023", "2024-01"]
 
 
 def make_workspace(root: Path, branches: int) -> Workspace:
-    ws = Workspace(root)
-    ws.templates.mkdir(parents=True)
-    shutil.copy2(ROOT / "templates" / "form.toml", ws.form_path)
-    shutil.copy2(ROOT / "templates" / "bao-cao.docx", ws.templates / "bao-cao.docx")
-    text = (ROOT / "tonghop.toml").read_text(encoding="utf-8").split("[[branches]]")[0]
-    text += "".join(
-        f'[[branches]]\ncode = "B{i:04d}"\nname = "Chi bộ số {i}"\n\n' for i in range(branches)
-    )
-    ws.config_path.write_text(text, encoding="utf-8")
-    for folder in (ws.inbox, ws.outbox, ws.archive):
-        folder.mkdir()
-    return ws
+    numbered = [Branch(f"B{i:04d}", f"Chi bộ số {i}") for i in range(branches)]
+    return Workspace(root).create(Workspace(ROOT), branches=numbered)
 
 
 def generate(ws: Workspace, count: int) -> None:

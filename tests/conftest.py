@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,15 +31,7 @@ def needs_soffice() -> None:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """A copy of the repository's workspace (the seed committee) with empty folders."""
-    ws = Workspace(tmp_path / "ws")
-    ws.templates.mkdir(parents=True)
-    shutil.copy2(ROOT / "tonghop.toml", ws.config_path)
-    for item in (ROOT / "templates").iterdir():
-        if item.is_file():
-            shutil.copy2(item, ws.templates / item.name)
-    for folder in (ws.inbox, ws.outbox, ws.archive):
-        folder.mkdir()
-    return ws
+    return Workspace(tmp_path / "ws").create(Workspace(ROOT))
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import io
 import os
 import random
 import shlex
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -47,18 +46,8 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL an
 
 
 def make_workspace(root: Path, branches: int = 50) -> Workspace:
-    ws = Workspace(root)
-    ws.templates.mkdir(parents=True)
-    shutil.copy2(ROOT / "templates" / "form.toml", ws.form_path)
-    shutil.copy2(ROOT / "templates" / "bao-cao.docx", ws.templates / "bao-cao.docx")
-    text = (ROOT / "tonghop.toml").read_text(encoding="utf-8").split("[[branches]]")[0]
-    text += "".join(
-        f'[[branches]]\ncode = "B{i:02d}"\nname = "Chi bộ số {i}"\n\n' for i in range(branches)
-    )
-    ws.config_path.write_text(text, encoding="utf-8")
-    for folder in (ws.inbox, ws.outbox, ws.archive):
-        folder.mkdir()
-    return ws
+    numbered = [Branch(f"B{i:02d}", f"Chi bộ số {i}") for i in range(branches)]
+    return Workspace(root).create(Workspace(ROOT), branches=numbered)
 
 
 class Returns:

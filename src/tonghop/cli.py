@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -156,14 +155,7 @@ def init(directory: Path) -> None:
     workspace = Workspace(directory.resolve())
     if workspace.config_path.exists():
         raise TonghopError(f"Thư mục {directory} đã có tonghop.toml; không ghi đè.")
-    workspace.templates.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(DEFAULTS / "tonghop.toml", workspace.config_path)
-    for name in ("form.toml", "bao-cao.docx"):
-        target = workspace.templates / name
-        if not target.exists():
-            shutil.copy2(DEFAULTS / "templates" / name, target)
-    for folder in (workspace.inbox, workspace.outbox, workspace.archive):
-        folder.mkdir(exist_ok=True)
+    workspace.create(Workspace(DEFAULTS))
     click.echo(f"Đã tạo thư mục làm việc {workspace.home}.")
     click.echo("Hãy sửa tonghop.toml (tên Đảng ủy, danh sách chi bộ, người ký) trước khi dùng.")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,25 @@ class Workspace:
 
     def period_outbox(self, period: Period) -> Path:
         return self.outbox / period.code
+
+    def create(self, source: Workspace, *, branches: Sequence[Branch] | None = None) -> Workspace:
+        """Make this folder a workspace: ``source``'s tonghop.toml and templates/, empty
+        inbox/, outbox/ and archive/. With ``branches``, they replace the copied list.
+        Templates already in the folder are kept."""
+        self.templates.mkdir(parents=True, exist_ok=True)
+        text = source.config_path.read_text(encoding="utf-8-sig")
+        if branches is not None:
+            text = text.split("[[branches]]", 1)[0].rstrip() + "\n"
+            text += "".join(
+                f'\n[[branches]]\ncode = "{b.code}"\nname = "{b.name}"\n' for b in branches
+            )
+        self.config_path.write_text(text, encoding="utf-8")
+        for item in source.templates.iterdir():
+            if item.is_file() and not (self.templates / item.name).exists():
+                shutil.copy2(item, self.templates / item.name)
+        for folder in (self.inbox, self.outbox, self.archive):
+            folder.mkdir(exist_ok=True)
+        return self
 
     def load_config(self) -> Config:
         if not self.config_path.is_file():

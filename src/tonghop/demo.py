@@ -195,14 +195,7 @@ def run_demo(target: Path, source: Workspace, *, pdf: bool = True) -> DemoResult
     """Make a fresh workspace at ``target`` from ``source``'s configuration and run the demo."""
     if target.exists():
         shutil.rmtree(target)
-    workspace = Workspace(target.resolve())
-    workspace.templates.mkdir(parents=True)
-    shutil.copy2(source.config_path, workspace.config_path)
-    for item in source.templates.iterdir():
-        if item.is_file():
-            shutil.copy2(item, workspace.templates / item.name)
-    for folder in (workspace.inbox, workspace.outbox, workspace.archive):
-        folder.mkdir(parents=True, exist_ok=True)
+    workspace = Workspace(target.resolve()).create(source)
 
     config = workspace.load_config()
     form: FormSpec = load_form(workspace.form_path)
