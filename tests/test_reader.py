@@ -477,6 +477,193 @@ def _timed(action) -> float:
     return time.perf_counter() - started
 
 
+# --- fast paths give what the general ones give --------------------------------------------
+
+
+def whole_sheet_data(data: bytes) -> list[bytes]:
+    """The <sheetData> children of a worksheet part, parsed whole (the reference)."""
+    root = etree.fromstring(data)
+    return [etree.tostring(e) for e in root if _xlsx.local(e.tag) == "sheetData"]
+
+
+ROWS = '<row r="1"><c r="A1" t="inlineStr"><is><t>admitted</t></is></c><c r="C1"><v>3</v></c></row>'
+CUT_CASES = {
+    "plain": f'<worksheet xmlns="{MAIN}"><dimension ref="A1:C1"/><sheetData>{ROWS}</sheetData>'
+    '<mergeCells count="1"><mergeCell ref="B1:C1"/></mergeCells></worksheet>',
+    "declaration_bom_comment": '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n<!-- made by x -->'
+    f'<worksheet xmlns="{MAIN}" xmlns:r="{REL}"><sheetData>{ROWS}</sheetData ></worksheet>',
+    "prefixed": f'<x:worksheet xmlns:x="{MAIN}"><x:sheetData><x:row r="1"><x:c r="C1"><x:v>4'
+    "</x:v></x:c></x:row></x:sheetData><x:dataValidations/></x:worksheet>",
+    "other_prefix": f'<worksheet xmlns="{MAIN}" xmlns:y="{MAIN}"><y:sheetData>{ROWS}'
+    "</y:sheetData><y:mergeCells/></worksheet>",
+    "cdata_with_end_tag": f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="C1" '
+    't="inlineStr"><is><t><![CDATA[a</sheetData>b]]></t></is></c></row></sheetData></worksheet>',
+    "comment_after": f'<worksheet xmlns="{MAIN}"><sheetData>{ROWS}</sheetData>'
+    "<!-- <sheetData><row r='1'><c r='C1'><v>9</v></c></row></sheetData> --></worksheet>",
+    "comment_before": f'<worksheet xmlns="{MAIN}"><!-- <sheetData> --><sheetData>{ROWS}'
+    "</sheetData></worksheet>",
+    "attribute_after": f'<worksheet xmlns="{MAIN}"><sheetData>{ROWS}</sheetData>'
+    '<extLst><ext uri="sheetData"/></extLst></worksheet>',
+    "empty": f'<worksheet xmlns="{MAIN}"><sheetData/><mergeCells/></worksheet>',
+    "empty_spaced": f'<worksheet xmlns="{MAIN}"><sheetData\n/><pageMargins/></worksheet>',
+    "two": f'<worksheet xmlns="{MAIN}"><sheetData>{ROWS}</sheetData><sheetData>'
+    '<row r="2"><c r="C2"><v>5</v></c></row></sheetData><mergeCells/></worksheet>',
+    "nested_in_another": f'<worksheet xmlns="{MAIN}"><sheetPr><sheetData><row r="1"><c r="C1">'
+    f"<v>7</v></c></row></sheetData></sheetPr><sheetData>{ROWS}</sheetData></worksheet>",
+    "latin1": '<?xml version="1.0" encoding="ISO-8859-1"?>'
+    f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>B\xe1o'
+    "</t></is></c></row></sheetData><mergeCells/></worksheet>",
+    "no_namespace": f"<worksheet><sheetData>{ROWS}</sheetData><mergeCells/></worksheet>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CUT_CASES))
+def test_sheet_data_cut_gives_the_whole_parse(case: str) -> None:
+    text = CUT_CASES[case]
+    data = text.encode("latin-1" if case == "latin1" else "utf-8")
+    sections = [etree.tostring(e) for e in _xlsx.sheet_data(data)]
+    assert sections == whole_sheet_data(data)
+    if case in ("plain", "declaration_bom_comment", "prefixed", "empty", "two", "latin1"):
+        assert _xlsx._through_sheet_data(data) is not None  # these take the cut
+    utf16 = text.lstrip("\ufeff").replace("UTF-8", "UTF-16").encode("utf-16")
+    if "ISO-8859-1" not in text:  # a part in UTF-16 is parsed whole
+        assert [etree.tostring(e) for e in _xlsx.sheet_data(utf16)] == whole_sheet_data(utf16)
+
+
+def test_sheet_data_cut_reads_the_same_cells() -> None:
+    sheet = CUT_CASES["cdata_with_end_tag"].encode()
+    data = patch_zip(build_xlsx({"S": ""}), {"xl/worksheets/sheet1.xml": sheet})
+    assert read_workbook(data).cell("S", "C1") == Cell("S", "C1", "a</sheetData>b")
+    sheet = CUT_CASES["comment_after"].encode()
+    data = patch_zip(build_xlsx({"S": ""}), {"xl/worksheets/sheet1.xml": sheet})
+    assert read_workbook(data).cell("S", "C1") == Cell("S", "C1", 3)
+
+
+def test_doctype_after_sheet_data_is_refused_and_the_rest_is_not_read() -> None:
+    body = '<row r="1"><c r="C1"><v>1</v></c></row>'
+    doctype = f'<worksheet xmlns="{MAIN}"><sheetData>{body}</sheetData><!DOCTYPE x></worksheet>'
+    data = patch_zip(build_xlsx({"S": body}), {"xl/worksheets/sheet1.xml": doctype.encode()})
+    assert unreadable(data).kind == "corrupt"
+    # what follows <sheetData> is never parsed, so damage there no longer refuses the file
+    tail = f'<worksheet xmlns="{MAIN}"><sheetData>{body}</sheetData><mergeCells></worksheet>'
+    data = patch_zip(build_xlsx({"S": body}), {"xl/worksheets/sheet1.xml": tail.encode()})
+    assert read_workbook(data).cell("S", "C1") == Cell("S", "C1", 1)
+    # damage inside it still does
+    bad = (
+        f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="C1"></row></sheetData></worksheet>'
+    )
+    assert unreadable(patch_zip(data, {"xl/worksheets/sheet1.xml": bad.encode()})).kind == "corrupt"
+
+
+CELL_BODIES = {
+    "types": '<row r="1"><c r="C1" t="s"><v>1</v></c><c r="A1" t="inlineStr"><is><r><t>x_</t>'
+    '</r><r><t>id</t></r></is></c></row><row r="2"><c r="C2" t="str"><f>"a"</f><v>a</v></c>'
+    '<c r="A2" t="inlineStr"><is><t>line_x000D_</t></is></c></row>'
+    '<row r="3"><c r="C3" t="b"><v>1</v></c><c r="D3" t="e"><v>#N/A</v></c></row>',
+    "odd_children": '<row r="1"><c r="C1"><v>1</v><v>2</v></c><c r="A1"><!-- c --><v>3</v>'
+    '</c></row><row r="2"><c r="C2" t="inlineStr"><is><t>a</t></is><v>9</v></c>'
+    '<c r="A2" t="inlineStr"><v>9</v><is><t>b</t></is></c><c r="D2"><f>1+1</f></c></row>'
+    '<row r="3"><c r="C3"><extLst/></c><c r="A3"><f/></c><c r="D3"><v/></c></row>',
+    "refs": '<row r="3"><c r="c3"><v>1</v></c><c r="D03"><v>2</v></c><c r="A3"><v>3</v></c>'
+    '</row><row r="9"><c r="XFD9"><v>4</v></c><c r="AA9"><v>5</v></c></row>',
+    "shared": '<row r="1"><c r="B1"><f t="shared" ref="B1:C2" si="0">A1*2</f><v>2</v></c>'
+    '<c r="C1"><f t="shared" si="0"/><v>4</v></c></row><row r="2"><c r="C2"><f t="shared" '
+    'si="0"/><v>8</v></c><c r="D2"><f t="shared" si="9"/></c></row>',
+    "no_r_in_one_row": '<row r="1"><c r="A1"><v>1</v></c><c r="C1"><v>2</v></c></row>'
+    '<row><c t="inlineStr"><is><t>id_two</t></is></c><c/><c><v>3</v></c></row>',
+    "comments_in_rows": '<row r="1"><!-- x --><c r="C1"><v>1</v></c><?pi x?></row>'
+    '<!-- y --><row r="2"><c r="C2"><v>2</v></c></row>',
+}
+
+
+@pytest.mark.parametrize("case", sorted(CELL_BODIES))
+def test_fast_scan_gives_the_general_one(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = defined("d3", "S!D3") + defined("d2", "S!$D$2") + defined("aa9", "S!AA9")
+    data = build_xlsx({"S": CELL_BODIES[case]}, names=names, shared=["p", "q"])
+    fast = read_workbook(data)
+    monkeypatch.setattr(_xlsx.SheetScan, "_scan_section", lambda *args: False)
+    assert read_workbook(data) == fast
+    assert fast.cells["S"]  # something was kept
+
+
+def test_fast_scan_of_real_returns_and_bad_refs(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = openpyxl_return()
+    fast = read_workbook(data)
+    bad = [
+        build_xlsx({"S": '<row r="1"><c r="B0"><v>1</v></c></row>'}),
+        build_xlsx({"S": '<row r="1"><c r="ABCD1"><v>1</v></c></row>'}),
+        build_xlsx({"S": '<row r="1"><c r="B1x"><v>1</v></c></row>'}),
+        build_xlsx({"S": '<row r="0"><c r="B1"><v>1</v></c></row>'}),
+    ]
+    kinds = [unreadable(b).kind for b in bad]
+    assert kinds == ["corrupt"] * 4
+    monkeypatch.setattr(_xlsx.SheetScan, "_scan_section", lambda *args: False)
+    assert read_workbook(data) == fast
+    assert [unreadable(b).kind for b in bad] == kinds
+
+
+def test_shared_formulas_when_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = build_xlsx({"S": CELL_BODIES["shared"]}, names=defined("d2", "S!D2"))
+    whole = read_workbook(data)
+    assert whole.cell("S", "C2") == Cell("S", "C2", 8, "B2*2")
+    monkeypatch.setattr(_xlsx, "STREAM_THRESHOLD", 0)
+    assert read_workbook(data) == whole
+
+
+def test_only_the_shared_strings_used_are_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = (
+        "<si><t>zero</t></si><!-- not an item --><si><r><t>o</t></r><r><t>ne</t></r></si>"
+        "<si><t>two</t></si><si><t>three_x000D_</t></si><si><t>four</t></si>"
+    )
+    body = '<row r="1"><c r="C1" t="s"><v>3</v></c><c r="A1" t="s"><v>1</v></c></row>'
+    data = build_xlsx({"S": body}, shared=shared)
+    book = read_workbook(data)
+    assert book.cell("S", "C1").value == "three\r" and book.cell("S", "A1").value == "one"
+    assert _xlsx.shared_strings(shared_part(data), 4, {1, 3}) == [None, "one", None, "three\r"]
+    assert _xlsx.shared_strings(shared_part(data), 9, {7}) == [None] * 5
+    monkeypatch.setattr(_xlsx, "STREAM_THRESHOLD", 0)
+    assert read_workbook(data) == book
+    assert _xlsx.shared_strings(shared_part(data), 4, {1, 3}) == [None, "one", None, "three\r"]
+
+
+def shared_part(data: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return zf.read("xl/sharedStrings.xml")
+
+
+def test_cell_is_a_frozen_dataclass() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    cell = Cell("S", "C1", 1)
+    assert cell == Cell(sheet="S", ref="C1", value=1, formula=None, has_cached_value=True)
+    assert (cell.formula, cell.has_cached_value, cell.is_error) == (None, True, False)
+    assert dataclasses.replace(cell, value=2) == Cell("S", "C1", 2)
+    assert pickle.loads(pickle.dumps(cell)) == cell == copy.copy(cell)
+    assert hash(cell) == hash(Cell("S", "C1", 1)) and cell != Cell("S", "C1", 1.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cell.value = 3  # type: ignore[misc]
+    assert repr(cell) == (
+        "Cell(sheet='S', ref='C1', value=1, formula=None, has_cached_value=True, is_error=False)"
+    )
+
+
+def test_returns_of_one_form_read_one_after_another() -> None:
+    """What is remembered between reads (names, relationships) never leaks values."""
+    first = build_xlsx({"S": '<row r="2"><c r="C2"><v>1</v></c></row>'}, names=defined("a", "S!C2"))
+    second = build_xlsx(
+        {"S": '<row r="2"><c r="C2"><v>2</v></c></row>'}, names=defined("a", "S!C2")
+    )
+    renamed = build_xlsx(
+        {"T": '<row r="2"><c r="C2"><v>3</v></c></row>'}, names=defined("a", "T!C2")
+    )
+    for _ in range(2):
+        assert read_workbook(first).names["a"] == Cell("S", "C2", 1)
+        assert read_workbook(second).names["a"] == Cell("S", "C2", 2)
+        assert read_workbook(renamed).names["a"] == Cell("T", "C2", 3)
+
+
 # --- refusing what is not a return ---------------------------------------------------------
 
 
@@ -705,3 +892,10 @@ def test_libreoffice_round_trip_keeps_names_and_values(tmp_path: Path) -> None:
         }
     assert texts["branch_code"] == "'Báo cáo của chi bộ''s'!$C$2"
     assert texts["annex_count"] == "'Phụ lục'!C5"
+
+
+def test_every_message_is_nfc_vietnamese_and_says_what_to_do() -> None:
+    from tonghop import reader
+
+    for message in reader._MESSAGES.values():
+        assert_good_message(message)

@@ -272,6 +272,10 @@ def items(data: bytes, depth: int) -> Iterator[etree._Element]:
 
 def text_of(element: etree._Element, t_tag: str, r_tag: str) -> str:
     """Text of an <si> or <is>: its <t>, or its rich-text runs joined; <rPh> is ignored."""
+    if len(element) == 1:  # the usual lone <t>, without making an iterator
+        child = element[0]
+        if child.tag == t_tag:
+            return unescape(child.text or "")
     parts: list[str] = []
     for child in element:
         tag = child.tag
@@ -289,6 +293,9 @@ def relationships(package: Package, rels_name: str, source: str) -> dict[str, tu
     data = package.read(rels_name, MAX_SMALL_PART_BYTES)
     if data is None:
         return {}
+    known = _RELATIONSHIPS.get((data, source))  # the same few bytes in every return of a form
+    if known is not None:
+        return dict(known)
     base = posixpath.dirname(source)
     found: dict[str, tuple[str, str]] = {}
     for element in parse(data).iter():
@@ -302,7 +309,15 @@ def relationships(package: Package, rels_name: str, source: str) -> dict[str, tu
         else:
             name = posixpath.normpath(posixpath.join(base, target))
         found.setdefault(element.get("Id") or "", (element.get("Type") or "", name))
+    if len(data) <= 16_384:
+        if len(_RELATIONSHIPS) >= 64:
+            _RELATIONSHIPS.clear()
+        _RELATIONSHIPS[data, source] = dict(found)
     return found
+
+
+# (.rels part, source part) -> what relationships() made of it
+_RELATIONSHIPS: dict[tuple[bytes, str], dict[str, tuple[str, str]]] = {}
 
 
 def rels_name_for(part: str) -> str:
@@ -310,12 +325,31 @@ def rels_name_for(part: str) -> str:
     return posixpath.join(folder, "_rels", base + ".rels")
 
 
-def shared_strings(data: bytes, needed: int) -> list[str]:
-    """The first ``needed`` shared strings (fewer if the part has fewer)."""
+def shared_strings(data: bytes, needed: int, wanted: set[int] | None = None) -> list[str | None]:
+    """The first ``needed`` shared strings (fewer if the part has fewer).
+
+    With ``wanted``, only the strings at those indexes are built (the others are None): a
+    return's cells use a few of the strings, its labels (not read) most of the others.
+    """
     if needed > MAX_SHARED_STRINGS:
         raise Broken("too_large", f"shared string {needed}")
-    strings: list[str] = []
+    strings: list[str | None] = []
     chars = 0
+    if len(data) <= STREAM_THRESHOLD and wanted is not None:
+        root = parse(data)
+        first = root[0].tag if len(root) else None
+        namespace = first[: first.rfind("}") + 1] if isinstance(first, str) else ""
+        tags = (namespace + "t", namespace + "r")
+        items_ = list(root.iterchildren("{*}si"))  # <si> in any namespace, matched in C
+        strings = [None] * min(needed, len(items_))
+        for at in sorted(wanted):
+            if at >= len(strings):
+                break
+            text = strings[at] = text_of(items_[at], *tags)
+            chars += len(text)
+            if chars > MAX_SHARED_CHARS:
+                raise Broken("too_large", "shared strings")
+        return strings
     tags: tuple[str, str] | None = None
     for si in items(data, 2):
         if len(strings) >= needed:
@@ -324,6 +358,9 @@ def shared_strings(data: bytes, needed: int) -> list[str]:
             namespace = si.tag[: si.tag.rfind("}") + 1] if isinstance(si.tag, str) else ""
             tags = (namespace + "t", namespace + "r")
         if local(si.tag) != "si":
+            continue
+        if wanted is not None and len(strings) not in wanted:
+            strings.append(None)
             continue
         text = text_of(si, *tags)
         chars += len(text)
@@ -340,6 +377,9 @@ class SheetScan:
         self.cells = 0
         self.rows = 0
         self.kept = 0
+        # the <sheetData> elements of the last sheet when it has shared-formula dependents
+        # (None when it was streamed), so that shared_formulas() need not parse it again
+        self.sections: list[etree._Element] | None = None
 
     def scan(
         self, data: bytes, keep_cols: frozenset[int], keep_cells: set[tuple[int, int]]
@@ -351,10 +391,114 @@ class SheetScan:
         """
         kept: list[RawCell] = []
         dependents: list[tuple[int, int, str]] = []
+        self.sections = None
+        if len(data) > STREAM_THRESHOLD:
+            self._scan_rows(_streamed_rows(data), keep_cols, keep_cells, kept, dependents)
+        else:
+            sections = sheet_data(data)
+            for section in sections:
+                if not self._scan_section(section, keep_cols, keep_cells, kept, dependents):
+                    row_tag = section.tag[:-9] + "row"
+                    rows = section.iterchildren(row_tag)
+                    self._scan_rows(rows, keep_cols, keep_cells, kept, dependents)
+            if dependents:
+                self.sections = sections
+        self.kept += len(kept)
+        return kept, dependents
+
+    def _scan_section(
+        self,
+        section: etree._Element,
+        keep_cols: frozenset[int],
+        keep_cells: set[tuple[int, int]],
+        kept: list[RawCell],
+        dependents: list[tuple[int, int, str]],
+    ) -> bool:
+        """Scan a parsed <sheetData> whose cells all have an ``r``; False (nothing done) if not.
+
+        The cells are listed by XPath in C and each is placed by its ``r`` alone (looked up
+        in a cache of checked references), so a cell that is not kept costs one dict lookup.
+        """
+        ns = section.tag[:-9]
+        row_tag = ns + "row"
+        rows_seen, cells_seen = self.rows, self.cells
+        row = 0
+        for row_element in section.iterchildren(row_tag):
+            rows_seen += 1
+            cells_seen += len(row_element)
+            if rows_seen > MAX_ROWS_SCANNED or cells_seen > MAX_CELLS_SCANNED:
+                raise Broken("too_large", "rows or cells")
+            r = row_element.get("r")
+            row = int(r) if r else row + 1
+            if not 1 <= row <= MAX_ROW:
+                raise Broken("corrupt", f"row {r}")
+        kept_before, dependents_before = len(kept), len(dependents)
+        v_tag, f_tag, is_tag, t_tag, r_tag = ns + "v", ns + "f", ns + "is", ns + "t", ns + "r"
+        refs = _REFS
+        for c in _cells_of(ns)(section):
+            ref = c.get("r")
+            if not ref:  # placed by its position in the row: the general path
+                del kept[kept_before:], dependents[dependents_before:]
+                return False
+            where = refs.get(ref)
+            if where is None:
+                where = _place(ref)
+            cell_row, col, position, canonical = where
+            if col not in keep_cols and position not in keep_cells:
+                continue
+            count = len(c)
+            if not count:  # neither value nor formula
+                continue
+            if count == 1:  # the usual lone <v> or <is>, without making an iterator
+                child = c[0]
+                child_tag = child.tag
+                if child_tag == v_tag:
+                    text = child.text
+                elif child_tag == is_tag:
+                    if len(child) == 1 and child[0].tag == t_tag:  # text_of's usual case
+                        text = child[0].text or ""
+                        if "_x" in text:
+                            text = unescape(text)
+                    else:
+                        text = text_of(child, t_tag, r_tag)
+                else:
+                    child_tag = None
+                if child_tag is not None:
+                    kept.append((cell_row, col, canonical, c.get("t") or "n", text, None, True))
+                    continue
+            text = formula = None
+            has_value = False
+            for child in c:
+                child_tag = child.tag
+                if child_tag == v_tag:
+                    if not has_value:
+                        text, has_value = child.text, True
+                elif child_tag == f_tag:
+                    formula = child.text or ""
+                    if not formula and child.get("t") == "shared":
+                        dependents.append((cell_row, col, child.get("si") or ""))
+                elif child_tag == is_tag:
+                    text, has_value = text_of(child, t_tag, r_tag), True
+            if has_value or formula is not None:
+                kept.append((cell_row, col, canonical, c.get("t") or "n", text, formula, has_value))
+        if len(kept) + self.kept > MAX_CELLS_KEPT:
+            raise Broken("too_large", "kept cells")
+        self.rows, self.cells = rows_seen, cells_seen
+        return True
+
+    def _scan_rows(
+        self,
+        rows: Iterator[etree._Element],
+        keep_cols: frozenset[int],
+        keep_cells: set[tuple[int, int]],
+        kept: list[RawCell],
+        dependents: list[tuple[int, int, str]],
+    ) -> None:
+        """The general path: cells placed by ``r`` or by their position in the row."""
         row = 0
         columns = _COLUMNS
         rows_seen, cells_seen = self.rows, self.cells
-        for row_element in _rows(data):
+        for row_element in rows:
             rows_seen += 1
             cells_seen += len(row_element)
             if rows_seen > MAX_ROWS_SCANNED or cells_seen > MAX_CELLS_SCANNED:
@@ -405,8 +549,7 @@ class SheetScan:
                 kept.append((cell_row, col, ref, c.get("t") or "n", text, formula, has_value))
             if len(kept) + self.kept > MAX_CELLS_KEPT:
                 raise Broken("too_large", "kept cells")
-        self.rows, self.cells, self.kept = rows_seen, cells_seen, self.kept + len(kept)
-        return kept, dependents
+        self.rows, self.cells = rows_seen, cells_seen
 
 
 def _checked_column(letters: str) -> int:
@@ -418,10 +561,52 @@ def _checked_column(letters: str) -> int:
     return col
 
 
-def shared_masters(data: bytes, wanted: set[str]) -> dict[str, tuple[int, int, str]]:
-    """si -> (row, col, formula text) of the master cells of the wanted shared formulas."""
+# cell reference as written -> (row, col, (row, col), reference as kept); checked by _place
+_REFS: dict[str, tuple[int, int, tuple[int, int], str]] = {}
+
+
+def _place(ref: str) -> tuple[int, int, tuple[int, int], str]:
+    """Where a cell's ``r`` puts it, checked as in :meth:`SheetScan._scan_rows` (and cached)."""
+    letters = ref.rstrip("0123456789")
+    col = _COLUMNS.get(letters) or _checked_column(letters)
+    digits = ref[len(letters) :]
+    row = int(digits) if digits.isdigit() else 0
+    if not 0 < row <= MAX_ROW:
+        raise Broken("corrupt", f"cell {ref!r}")
+    canonical = ref if ref.isupper() and digits[0] != "0" else column_letters(col) + str(row)
+    where = (row, col, (row, col), canonical)
+    if len(_REFS) >= 20_000:
+        _REFS.clear()
+    _REFS[ref] = where
+    return where
+
+
+_CELL_PATHS: dict[str, etree.XPath] = {}
+
+
+def _cells_of(ns: str) -> etree.XPath:
+    """XPath listing the <c> children of the <row> children of a <sheetData> in namespace ns."""
+    path = _CELL_PATHS.get(ns)
+    if path is None:
+        path = etree.XPath("x:row/x:c", namespaces={"x": ns[1:-1]}) if ns else etree.XPath("row/c")
+        if len(_CELL_PATHS) < 16:
+            _CELL_PATHS[ns] = path
+    return path
+
+
+def shared_masters(
+    data: bytes, wanted: set[str], sections: list[etree._Element] | None = None
+) -> dict[str, tuple[int, int, str]]:
+    """si -> (row, col, formula text) of the master cells of the wanted shared formulas.
+
+    ``sections`` are the sheet's <sheetData> elements when they are parsed already.
+    """
     masters: dict[str, tuple[int, int, str]] = {}
-    for row_element in _rows(data):
+    if sections is None:
+        rows = _rows(data)
+    else:
+        rows = (row for s in sections for row in s.iterchildren(s.tag[:-9] + "row"))
+    for row_element in rows:
         for c in row_element:
             for child in c:
                 if local(child.tag) != "f" or child.get("t") != "shared" or not child.text:
@@ -438,18 +623,76 @@ def shared_masters(data: bytes, wanted: set[str]) -> dict[str, tuple[int, int, s
 def _rows(data: bytes) -> Iterator[etree._Element]:
     """The <row> elements of a worksheet's <sheetData>."""
     if len(data) > STREAM_THRESHOLD:
-        for element in items(data, 3):
-            parent = element.getparent()
-            if local(element.tag) == "row" and local(parent.tag) == "sheetData":
-                yield element
+        yield from _streamed_rows(data)
         return
-    for section in parse(data):
-        tag = section.tag
-        if local(tag) == "sheetData":
-            row_tag = tag[:-9] + "row"
-            for element in section:
-                if element.tag == row_tag:
-                    yield element
+    for section in sheet_data(data):
+        row_tag = section.tag[:-9] + "row"
+        yield from section.iterchildren(row_tag)
+
+
+def _streamed_rows(data: bytes) -> Iterator[etree._Element]:
+    for element in items(data, 3):
+        parent = element.getparent()
+        if local(element.tag) == "row" and local(parent.tag) == "sheetData":
+            yield element
+
+
+_ROOT_NAME = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:[ \t\r\n]|<\?(?:[^?]|\?(?!>))*\?>|<!--(?:[^-]|-(?!-))*-->)*"
+    rb"<([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)[ \t\r\n/>]"
+)
+
+
+def sheet_data(data: bytes) -> list[etree._Element]:
+    """The <sheetData> children of a (small) worksheet part's root, in document order.
+
+    Only the part up to the end of its (last) <sheetData> is parsed: in a return, what
+    follows (data validations, merged cells, page setup...) is more than half of the part and
+    none of it is read. The cut is checked by parsing it: the bytes up to that end tag, then
+    the root's end tag, are well-formed only if the end tag is a real one closing a child of
+    the root (one inside a comment or CDATA leaves the cut unterminated), and then the tree is
+    the whole part's without the children after it, none of which mentions "sheetData".
+    Anything else (an odd prefix, a part in UTF-16...) parses the whole part as before. A
+    DOCTYPE anywhere in the part is refused either way. What follows the cut is no longer
+    checked for well-formedness: it is never read.
+    """
+    _refuse_doctype(data)
+    root = None
+    cut = _through_sheet_data(data)
+    if cut is not None:
+        try:
+            root = etree.fromstring(cut, _PARSER)
+        except (etree.XMLSyntaxError, ValueError):
+            root = None
+    if root is None or root.getroottree().docinfo.doctype:
+        root = parse(data)
+    return [section for section in root if local(section.tag) == "sheetData"]
+
+
+def _through_sheet_data(data: bytes) -> bytes | None:
+    """The part cut after the last mention of "sheetData", if that is the end of one, with
+    the root's end tag added; None otherwise."""
+    head = _ROOT_NAME.match(data, 0, 4096)
+    if head is None:
+        return None
+    name = head.group(1)
+    prefix = name[: name.find(b":") + 1]  # the root's, if any
+    at = data.rfind(b"sheetData")
+    start = at - len(prefix)
+    if at < 0 or start - 1 < head.end() or data[start:at] != prefix:
+        return None
+    end = data.find(b">", at) + 1
+    if end <= 0:
+        return None
+    rest = data[at + 9 : end - 1]  # between the name and the ">"
+    if data[start - 2 : start] == b"</":  # an end tag, </sheetData>
+        good = not rest.strip(b" \t\r\n")
+    else:  # an empty element, <sheetData/> or <sheetData a="1" />
+        good = data[start - 1 : start] == b"<" and rest[-1:] == b"/" and rest[:1] in _NAME_ENDS
+    return data[:end] + b"</" + name + b">" if good else None
+
+
+_NAME_ENDS = (b"/", b" ", b"\t", b"\r", b"\n")
 
 
 def workbook_part(package: Package) -> str | None:
@@ -474,9 +717,15 @@ def is_spreadsheet(package: Package, part: str) -> bool:
 
 
 def load_shared_strings(
-    package: Package, rels: dict[str, tuple[str, str]], needed: int
-) -> list[str]:
-    """The first ``needed`` shared strings of the workbook (found through its rels)."""
+    package: Package,
+    rels: dict[str, tuple[str, str]],
+    needed: int,
+    wanted: set[int] | None = None,
+) -> list[str | None]:
+    """The first ``needed`` shared strings of the workbook (found through its rels).
+
+    With ``wanted``, only those indexes are filled in (see :func:`shared_strings`).
+    """
     if not needed:
         return []
     part = next((t for k, t in rels.values() if k.endswith("/sharedStrings")), None)
@@ -485,7 +734,7 @@ def load_shared_strings(
         data = package.read("xl/sharedStrings.xml")
     if data is None:
         raise Broken("corrupt", "no shared strings")
-    return shared_strings(data, needed)
+    return shared_strings(data, needed, wanted)
 
 
 def index(text: str) -> int:
@@ -497,14 +746,19 @@ def index(text: str) -> int:
 
 
 def shared_formulas(
-    data: bytes, dependents: list[tuple[int, int, str]]
+    data: bytes,
+    dependents: list[tuple[int, int, str]],
+    sections: list[etree._Element] | None = None,
 ) -> dict[tuple[int, int], str]:
-    """Formula text of shared-formula dependents, translated from their master cell."""
+    """Formula text of shared-formula dependents, translated from their master cell.
+
+    ``sections`` are the sheet's parsed <sheetData> elements (:attr:`SheetScan.sections`).
+    """
     if not dependents:
         return {}
     from openpyxl.formula.translate import Translator  # only needed for shared formulas
 
-    masters = shared_masters(data, {si for _, _, si in dependents})
+    masters = shared_masters(data, {si for _, _, si in dependents}, sections)
 
     found: dict[tuple[int, int], str] = {}
     for row, col, si in dependents:

@@ -21,7 +21,7 @@ __all__ = ["Cell", "Unreadable", "Workbook", "read_workbook", "sniff"]
 Value = str | int | float | bool | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Cell:
     """One cell as stored in the file. ``value`` is raw: coercion is the checker's job."""
 
@@ -31,6 +31,32 @@ class Cell:
     formula: str | None = None
     has_cached_value: bool = True
     is_error: bool = False
+
+    def __init__(
+        self,
+        sheet: str,
+        ref: str,
+        value: Value,
+        formula: str | None = None,
+        has_cached_value: bool = True,
+        is_error: bool = False,
+    ) -> None:
+        # What the generated frozen __init__ does, through the slots' own setters: a read
+        # makes a hundred cells, and object.__setattr__ costs twice as much.
+        _set_sheet(self, sheet)
+        _set_ref(self, ref)
+        _set_value(self, value)
+        _set_formula(self, formula)
+        _set_has_cached_value(self, has_cached_value)
+        _set_is_error(self, is_error)
+
+
+_set_sheet = Cell.sheet.__set__
+_set_ref = Cell.ref.__set__
+_set_value = Cell.value.__set__
+_set_formula = Cell.formula.__set__
+_set_has_cached_value = Cell.has_cached_value.__set__
+_set_is_error = Cell.is_error.__set__
 
 
 @dataclass
@@ -127,6 +153,11 @@ _NAME_TARGET = re.compile(
 )
 _WORKSHEET_TYPES = ("/worksheet", "/xlMacrosheet")
 _TARGETS: dict[str, tuple[str, int, int, str] | None] = {}  # defined-name text -> target
+# (defined names, sheet names) -> what _resolve_names made of them; read-only once stored
+_RESOLVED: dict[
+    tuple[tuple[tuple[str, str | None, str], ...], tuple[str, ...]],
+    dict[str, tuple[str, int, int, str]],
+] = {}
 
 
 def _unreadable(kind: str) -> Unreadable:
@@ -276,7 +307,8 @@ def _read_package(package: Package, value_col: int) -> Workbook:
     workbook_name = _xlsx.workbook_part(package)
     if workbook_name is None:
         raise Broken("not_a_return")
-    root = _xlsx.parse(package.read(workbook_name, _xlsx.MAX_SMALL_PART_BYTES) or b"")
+    workbook = package.read(workbook_name, _xlsx.MAX_SMALL_PART_BYTES) or b""
+    root = _xlsx.parse(workbook)
     rels = _xlsx.relationships(package, _xlsx.rels_name_for(workbook_name), workbook_name)
     sheets: list[tuple[str, str | None]] = []  # (name, worksheet part or None)
     definitions: list[tuple[str, str | None, str]] = []  # (name, localSheetId, text)
@@ -294,14 +326,23 @@ def _read_package(package: Package, value_col: int) -> Workbook:
             if len(section) > _xlsx.MAX_DEFINED_NAMES:
                 raise Broken("too_large", "defined names")
             definitions.extend(
-                (e.get("name") or "", e.get("localSheetId"), e.text or "")
-                for e in section
-                if local(e.tag) == "definedName"
+                [
+                    (e.get("name") or "", e.get("localSheetId"), e.text or "")
+                    for e in section.iterchildren("{*}definedName")  # any namespace, in C
+                ]
             )
     if not rels and sheets:  # no workbook rels: assume the usual part names
         sheets = [(name, f"xl/worksheets/sheet{i}.xml") for i, (name, _) in enumerate(sheets, 1)]
     sheet_names = [name for name, _ in sheets]
-    targets = _resolve_names(definitions, sheet_names)
+    # the returns of one form share their defined names: resolve them once
+    resolved_key = (tuple(definitions), tuple(sheet_names))
+    targets = _RESOLVED.get(resolved_key)
+    if targets is None:
+        targets = _resolve_names(definitions, sheet_names)
+        if len(workbook) <= 65_536:  # bounds what is kept
+            if len(_RESOLVED) >= 64:
+                _RESOLVED.clear()
+            _RESOLVED[resolved_key] = targets
     wanted: dict[str, set[tuple[int, int]]] = {name: set() for name in sheet_names}
     for sheet, row, col, _ in targets.values():
         wanted[sheet].add((row, col))
@@ -313,12 +354,9 @@ def _read_package(package: Package, value_col: int) -> Workbook:
         data = package.read(part) if part else None
         if data is not None:
             kept, dependents = scan.scan(data, keep_cols, wanted[name])
-            raw.append((name, kept, _xlsx.shared_formulas(data, dependents)))
-    needed = max(
-        (_xlsx.index(c[4]) + 1 for _, kept, _ in raw for c in kept if c[3] == "s" and c[4]),
-        default=0,
-    )
-    strings = _xlsx.load_shared_strings(package, rels, needed)
+            raw.append((name, kept, _xlsx.shared_formulas(data, dependents, scan.sections)))
+    used = {_xlsx.index(c[4]) for _, kept, _ in raw for c in kept if c[3] == "s" and c[4]}
+    strings = _xlsx.load_shared_strings(package, rels, max(used, default=-1) + 1, used)
 
     cells: dict[str, dict[str, Cell]] = {}
     id_rows: dict[str, Cell] = {}
@@ -327,15 +365,25 @@ def _read_package(package: Package, value_col: int) -> Workbook:
         cells[name] = sheet_cells = {}
         candidates: list[tuple[str, int]] = []  # column A texts that may be row ids
         for row, col, ref, kind, text, formula, has_value in kept:
-            if formula == "" and formulas:
-                formula = formulas.get((row, col), "")
-            cell = _cell(name, ref, kind, text, formula, has_value, strings)
+            # the usual plain values inline (as _cell makes them); a kept cell without a
+            # formula has a value
+            if formula is None and kind == "n":
+                stripped = text.strip() if text else ""
+                cell = Cell(name, ref, _xlsx.number(stripped) if stripped else None)
+            elif formula is None and kind == "s":
+                cell = Cell(name, ref, strings[_xlsx.index(text)] if text else None)
+            elif formula is None and kind == "inlineStr":
+                cell = Cell(name, ref, "" if text is None else text)
+            else:
+                if formula == "" and formulas:
+                    formula = formulas.get((row, col), "")
+                cell = _cell(name, ref, kind, text, formula, has_value, strings)
             sheet_cells[ref] = cell
             if col == 1 and type(cell.value) is str:
                 candidates.append((cell.value, row))
         for text, row in candidates:
             key = text.strip().lower()
-            if key not in id_rows and _ID.fullmatch(key):
+            if key not in id_rows and _is_id(key):
                 target = f"{value_letters}{row}"
                 id_rows[key] = sheet_cells.get(target) or Cell(name, target, None)
     names = {
@@ -343,6 +391,21 @@ def _read_package(package: Package, value_col: int) -> Workbook:
         for key, (sheet, _, _, ref) in targets.items()
     }
     return Workbook(sheet_names=sheet_names, names=names, id_rows=id_rows, cells=cells)
+
+
+def _is_id(key: str) -> bool:
+    """Whether a column A text (stripped, lowercased) is a row id; remembered."""
+    known = _IDS.get(key)
+    if known is None:
+        known = _ID.fullmatch(key) is not None
+        if len(key) <= 64:
+            if len(_IDS) >= 10_000:
+                _IDS.clear()
+            _IDS[key] = known
+    return known
+
+
+_IDS: dict[str, bool] = {}
 
 
 def _resolve_names(
@@ -406,7 +469,7 @@ def _cell(
     text: str | None,
     formula: str | None,
     has_value: bool,
-    strings: list[str],
+    strings: list[str | None],
 ) -> Cell:
     value: Value = None
     is_error = False
