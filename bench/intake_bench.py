@@ -26,20 +26,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from tonghop.blank import write_blank_form  # noqa: E402
-from tonghop.config import Branch, Workspace  # noqa: E402
+from tonghop.config import Branch  # noqa: E402
 from tonghop.form import load_form  # noqa: E402
+from tonghop.layout import Layout  # noqa: E402
 from tonghop.periods import Period  # noqa: E402
 
 PERIODS = [f"2023-{m:02d}" for m in range(1, 13)] + [f"2023-Q{q}" for q in range(1, 5)]
 PERIODS += ["2023-H1", "2023-H2", "2023", "2024-01"]
 
 
-def make_workspace(root: Path, branches: int) -> Workspace:
+def make_workspace(root: Path, branches: int) -> Layout:
     numbered = [Branch(f"B{i:04d}", f"Chi bộ số {i}") for i in range(branches)]
-    return Workspace(root).create(Workspace(ROOT), branches=numbered)
+    return Layout(root).create(Layout(ROOT), branches=numbered)
 
 
-def generate(ws: Workspace, count: int) -> None:
+def generate(ws: Layout, count: int) -> None:
     config = ws.load_config()
     form = load_form(ws.form_path)
     templates: dict[str, bytes] = {}
@@ -84,11 +85,11 @@ def run_intake(home: str, workers: int | None, queue: multiprocessing.Queue) -> 
     from tonghop.intake import Intake
     from tonghop.ledger import Ledger
 
-    ws = Workspace(Path(home))
+    ws = Layout(Path(home))
     config = ws.load_config()
     form = load_form(ws.form_path)
     started = time.perf_counter()
-    with Ledger(ws.archive / "ledger.sqlite3") as ledger:
+    with Ledger(ws.ledger) as ledger:
         clock = lambda: dt.datetime(2024, 2, 20, 9)  # noqa: E731
         with Intake(ws, config, form, ledger, clock=clock, workers=workers) as intake:
             results = intake.process_inbox()

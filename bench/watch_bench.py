@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from tonghop.blank import write_blank_form  # noqa: E402
-from tonghop.config import Branch, Workspace  # noqa: E402
+from tonghop.config import Branch  # noqa: E402
 from tonghop.form import load_form  # noqa: E402
+from tonghop.layout import Layout  # noqa: E402
 from tonghop.periods import Period  # noqa: E402
 from tonghop.watch import Watcher, WatchOptions, run_watch  # noqa: E402
 
@@ -34,12 +35,12 @@ PERIODS = ["2023-01", "2023-03", "2023-05", "2023-07", "2023-09"]
 SENTINEL = "ZZ99"
 
 
-def make_workspace(root: Path, branches: int) -> Workspace:
+def make_workspace(root: Path, branches: int) -> Layout:
     numbered = [Branch(f"B{i:02d}", f"Chi bộ số {i}") for i in range(branches)]
-    return Workspace(root).create(Workspace(ROOT), branches=numbered)
+    return Layout(root).create(Layout(ROOT), branches=numbered)
 
 
-def templates(ws: Workspace) -> dict[str, bytes]:
+def templates(ws: Layout) -> dict[str, bytes]:
     config = ws.load_config()
     form = load_form(ws.form_path)
     made = {}

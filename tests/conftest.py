@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from tonghop.blank import form_file_name, write_blank_form
-from tonghop.config import Config, Workspace
+from tonghop.config import Config
 from tonghop.form import FormSpec, load_form
+from tonghop.layout import Layout
 from tonghop.ledger import Ledger
 from tonghop.office import find_soffice
 from tonghop.periods import Period
@@ -29,24 +30,24 @@ def needs_soffice() -> None:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
+def workspace(tmp_path: Path) -> Layout:
     """A copy of the repository's workspace (the seed committee) with empty folders."""
-    return Workspace(tmp_path / "ws").create(Workspace(ROOT))
+    return Layout(tmp_path / "ws").create(Layout(ROOT))
 
 
 @pytest.fixture
-def config(workspace: Workspace) -> Config:
+def config(workspace: Layout) -> Config:
     return workspace.load_config()
 
 
 @pytest.fixture
-def form(workspace: Workspace) -> FormSpec:
+def form(workspace: Layout) -> FormSpec:
     return load_form(workspace.form_path)
 
 
 @pytest.fixture
-def ledger(workspace: Workspace):
-    with Ledger(workspace.archive / "ledger.sqlite3") as led:
+def ledger(workspace: Layout):
+    with Ledger(workspace.ledger) as led:
         yield led
 
 
@@ -117,7 +118,7 @@ MakeReturn = Callable[..., Path]
 
 
 @pytest.fixture
-def make_return(workspace: Workspace, config: Config, form: FormSpec) -> MakeReturn:
+def make_return(workspace: Layout, config: Config, form: FormSpec) -> MakeReturn:
     """Write a filled return for ``branch`` and ``period`` into inbox/ (or ``folder``)."""
 
     def make(

@@ -17,7 +17,7 @@ from tonghop.blank import write_blank_form
 from tonghop.checks import CheckResult, check_workbook
 from tonghop.form import Rule
 from tonghop.periods import Period, PeriodKind
-from tonghop.problems import ERROR, WARNING
+from tonghop.problems import Level
 from tonghop.reader import Workbook, read_workbook
 
 from .helpers import (
@@ -151,7 +151,7 @@ def test_members_balance_fails_on_members_end(delta: int) -> None:
     problem = only(check(values))
     assert (problem.rule, problem.level, problem.field_id) == (
         "members_balance",
-        ERROR,
+        Level.ERROR,
         "members_end",
     )
     assert (problem.sheet, problem.cell) == (SHEET, REFS["members_end"])
@@ -179,11 +179,11 @@ def test_members_balance_passes_when_balanced() -> None:
 # --- the "within members" rules -----------------------------------------------------------------
 
 WITHIN = [
-    ("probationary", "probationary_within_members", ERROR, "dự bị"),
-    ("women", "women_within_members", ERROR, "nữ"),
-    ("exempt", "exempt_within_members", ERROR, "miễn sinh hoạt"),
-    ("commitments", "commitments_within_members", ERROR, "cam kết"),
-    ("confirmed", "confirmed_within_members", WARNING, "công nhận chính thức"),
+    ("probationary", "probationary_within_members", Level.ERROR, "dự bị"),
+    ("women", "women_within_members", Level.ERROR, "nữ"),
+    ("exempt", "exempt_within_members", Level.ERROR, "miễn sinh hoạt"),
+    ("commitments", "commitments_within_members", Level.ERROR, "cam kết"),
+    ("confirmed", "confirmed_within_members", Level.WARNING, "công nhận chính thức"),
 ]
 
 
@@ -198,7 +198,7 @@ def test_within_members_rule_fails(field: str, rule: str, level: str, words: str
     assert (problem.sheet, problem.cell) == (SHEET, REFS[field])
     assert f"({end + 3})" in problem.message and f"({end})" in problem.message
     assert words in problem.message
-    assert result.accepted is (level == WARNING)
+    assert result.accepted is (level == Level.WARNING)
 
 
 @pytest.mark.parametrize(("field", "rule", "level", "words"), WITHIN)
@@ -218,7 +218,7 @@ def test_disciplined_warning() -> None:
     problem = only(result)
     assert (problem.rule, problem.level, problem.cell) == (
         "disciplined_within_members",
-        WARNING,
+        Level.WARNING,
         REFS["disciplined"],
     )
     assert f"({present + 1})" in problem.message
@@ -239,7 +239,7 @@ def test_ratings_over_members_marks_every_rating_cell() -> None:
     assert [p.field_id for p in result.problems] == list(RATINGS)
     for problem, fid in zip(result.problems, RATINGS, strict=True):
         assert problem.rule == "ratings_within_members"
-        assert problem.level == ERROR
+        assert problem.level == Level.ERROR
         assert problem.cell == REFS[fid]
         assert f"({total})" in problem.message and f"({end})" in problem.message
     assert not result.accepted
@@ -261,7 +261,7 @@ def test_year_return_without_branch_rating() -> None:
     problem = only(check(values))
     assert (problem.field_id, problem.level, problem.cell) == (
         "branch_rating",
-        ERROR,
+        Level.ERROR,
         REFS["branch_rating"],
     )
     assert "Chưa điền" in problem.message
@@ -294,7 +294,7 @@ def test_continuity_warns_when_previous_end_differs() -> None:
     problem = only(result)
     assert (problem.rule, problem.level, problem.field_id, problem.cell) == (
         "continuity",
-        WARNING,
+        Level.WARNING,
         "members_start",
         REFS["members_start"],
     )
@@ -324,7 +324,7 @@ def test_unknown_branch_code() -> None:
     problem = only(result)
     assert (problem.field_id, problem.level, problem.cell) == (
         "branch_code",
-        ERROR,
+        Level.ERROR,
         REFS["branch_code"],
     )
     assert "«XX9»" in problem.message and "LT1" in problem.message
@@ -357,7 +357,11 @@ def test_period_not_yet_ended() -> None:
     values = good_values("2024-H1")
     result = check(values, today=dt.date(2024, 6, 30))
     problem = only(result)
-    assert (problem.field_id, problem.level, problem.cell) == ("period", ERROR, REFS["period"])
+    assert (problem.field_id, problem.level, problem.cell) == (
+        "period",
+        Level.ERROR,
+        REFS["period"],
+    )
     assert "30/06/2024" in problem.message and "6 tháng đầu năm 2024" in problem.message
     assert check(values, today=dt.date(2024, 7, 1)).problems == []
 
@@ -417,7 +421,7 @@ def test_bad_cell_value(field: str, raw: Any, needle: str) -> None:
     problem = only(check(values))  # no rule piles on a field that already has a problem
     assert (problem.field_id, problem.level, problem.sheet, problem.cell) == (
         field,
-        ERROR,
+        Level.ERROR,
         SHEET,
         REFS[field],
     )
@@ -436,7 +440,7 @@ def test_missing_required_cell() -> None:
     values = good_values("2024-H1")
     del values["prepared_by"]
     problem = only(check(values))
-    assert (problem.field_id, problem.level, problem.cell) == ("prepared_by", ERROR, None)
+    assert (problem.field_id, problem.level, problem.cell) == ("prepared_by", Level.ERROR, None)
     assert "Người lập biểu" in problem.message and "Không tìm thấy" in problem.message
 
 
@@ -464,7 +468,7 @@ def test_formula_without_cached_value_names_the_cell() -> None:
         members_end=cell("members_end", None, formula="SUM(C16:C19)", has_cached_value=False),
     )
     problem = only(result)
-    assert (problem.field_id, problem.level, problem.cell) == ("members_end", ERROR, ref)
+    assert (problem.field_id, problem.level, problem.cell) == ("members_end", Level.ERROR, ref)
     assert f"Ô {ref}" in problem.message and "=SUM(C16:C19)" in problem.message
 
 
@@ -588,7 +592,7 @@ def test_real_file_with_three_problems(tmp_path: Path) -> None:
     for problem in result.problems:
         assert problem.sheet == SHEET
         assert problem.cell == workbook_read.names[problem.field_id].ref
-        assert problem.level == ERROR
+        assert problem.level == Level.ERROR
 
 
 def test_real_file_formula_and_error_cells(tmp_path: Path) -> None:
@@ -671,7 +675,7 @@ def test_any_imbalance_fires_once_on_members_end(
     assert (problem.field_id, problem.cell, problem.level) == (
         "members_end",
         REFS["members_end"],
-        ERROR,
+        Level.ERROR,
     )
     assert f"là {wrong}" in problem.message and f"ra {end}." in problem.message
     assert result.problems == fired

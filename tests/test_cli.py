@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from tonghop.cli import Env, cli
+from tonghop.cli import CliContext, cli
 from tonghop.ledger import Ledger
 
 from .conftest import FakeClock
@@ -19,7 +19,7 @@ def run(workspace, clock: FakeClock):
     def invoke(*args: str):
         runner = CliRunner()
         return runner.invoke(
-            cli, ["--home", str(workspace.home), *args], obj=Env(str(workspace.home), clock)
+            cli, ["--home", str(workspace.home), *args], obj=CliContext(str(workspace.home), clock)
         )
 
     return invoke
@@ -61,10 +61,7 @@ def test_check_exit_codes(run, workspace, make_return, tmp_path):
     unreadable = run("check", str(junk))
     assert unreadable.exit_code == 2 and ".xls" in unreadable.output
     # check never stores anything
-    assert (
-        not (workspace.archive / "ledger.sqlite3").exists()
-        or Ledger(workspace.archive / "ledger.sqlite3").count() == 0
-    )
+    assert not (workspace.ledger).exists() or Ledger(workspace.ledger).count() == 0
 
 
 def test_process_then_status(run, workspace, make_return, clock):
@@ -138,12 +135,12 @@ def test_init_makes_a_ready_workspace(tmp_path):
 
 
 def test_unexpected_error_is_logged_not_shown(run, workspace, monkeypatch):
-    import tonghop.cli as cli_module
+    from tonghop.workspace import Workspace
 
     def boom(*args, **kwargs):
         raise RuntimeError("internal detail")
 
-    monkeypatch.setattr(cli_module, "period_status", boom)
+    monkeypatch.setattr(Workspace, "status", boom)
     result = run("status", "--period", "2024-H1")
     assert result.exit_code == 1
     assert "Lỗi không mong đợi" in result.output

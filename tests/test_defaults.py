@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tonghop.cli import DEFAULTS
-from tonghop.config import Workspace
 from tonghop.form import load_form
+from tonghop.layout import DEFAULTS, Layout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +20,7 @@ def test_package_defaults_match_the_repository_workspace(name):
 
 
 def test_repository_root_is_a_ready_workspace():
-    ws = Workspace(ROOT)
+    ws = Layout(ROOT)
     config = ws.load_config()
     assert config.committee.name == "ĐẢNG ỦY PHƯỜNG TÂN LỘC"
     assert config.committee.superior == "ĐẢNG BỘ QUẬN THỐT NỐT"

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from docx import Document
 
-from tonghop.config import Workspace
 from tonghop.demo import run_demo
+from tonghop.layout import Layout
 
 from .conftest import ROOT, needs_soffice
 
@@ -36,7 +36,7 @@ def docx_text(path) -> str:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("demo") / "ws", Workspace(ROOT), pdf=False)
+    return run_demo(tmp_path_factory.mktemp("demo") / "ws", Layout(ROOT), pdf=False)
 
 
 def test_every_return_goes_through_the_intake_and_is_counted(demo):

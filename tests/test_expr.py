@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tonghop.expr import Expr, ExprError
+from tonghop.errors import ExprError
+from tonghop.expr import Expr
 
 ints = st.integers(min_value=-(10**6), max_value=10**6)
 

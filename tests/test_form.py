@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tonghop.errors import ConfigError
-from tonghop.expr import ExprError
-from tonghop.form import FIELD_TYPES, IDENTITY_FIELDS, Rule, load_form
+from tonghop.errors import ConfigError, ExprError
+from tonghop.form import IDENTITY_FIELDS, FieldType, Rule, load_form
 from tonghop.periods import PeriodKind
 
 from .helpers import FORM, FORM_PATH, is_vietnamese
@@ -299,7 +298,7 @@ def test_unknown_type(tmp_path: Path) -> None:
     text = MINI.replace('label = "Đảng viên nữ"', 'label = "Đảng viên nữ"\ntype = "number"')
     message = form_error(tmp_path, text)
     assert "«number»" in message and "«type»" in message
-    for kind in FIELD_TYPES:
+    for kind in FieldType:
         assert kind in message
     assert f"dòng {line_of(text, 'type = ' + chr(34) + 'number')}" in message
 

@@ -11,7 +11,7 @@ import pytest
 from tonghop import intake as intake_module
 from tonghop.archive import Archive
 from tonghop.intake import Intake, is_ignored, owner_file_present, scan_inbox
-from tonghop.ledger import ACCEPTED, DUPLICATE, REJECTED, SUPERSEDED, UNREADABLE, Ledger
+from tonghop.ledger import Ledger, Outcome
 from tonghop.periods import Period
 
 
@@ -30,7 +30,7 @@ def test_accepted_return_is_archived_recorded_and_removed(
     data = path.read_bytes()
     results = make_intake(workspace, config, form, ledger, clock).process_inbox()
 
-    assert [r.submission.outcome for r in results] == [ACCEPTED]
+    assert [r.submission.outcome for r in results] == [Outcome.ACCEPTED]
     sub = results[0].submission
     assert (sub.branch_code, sub.period) == ("LT1", "2024-H1")
     assert sub.values["admitted"] == 2
@@ -51,9 +51,9 @@ def test_identical_bytes_twice_is_a_duplicate_and_counts_once(
     results = make_intake(workspace, config, form, ledger, clock).process_inbox()
 
     outcomes = sorted(r.submission.outcome for r in results)
-    assert outcomes == [ACCEPTED, DUPLICATE]
-    dup = next(r.submission for r in results if r.submission.outcome == DUPLICATE)
-    original = next(r.submission for r in results if r.submission.outcome == ACCEPTED)
+    assert outcomes == [Outcome.ACCEPTED, Outcome.DUPLICATE]
+    dup = next(r.submission for r in results if r.submission.outcome == Outcome.DUPLICATE)
+    original = next(r.submission for r in results if r.submission.outcome == Outcome.ACCEPTED)
     assert dup.duplicate_of == original.id
     assert len(ledger.counted()) == 1
     assert list(workspace.inbox.iterdir()) == []
@@ -70,7 +70,7 @@ def test_newer_accepted_return_supersedes_older(
     intake.process_inbox()
 
     rows = ledger.all()
-    assert [r.outcome for r in rows] == [SUPERSEDED, ACCEPTED]
+    assert [r.outcome for r in rows] == [Outcome.SUPERSEDED, Outcome.ACCEPTED]
     assert rows[0].superseded_by == rows[1].id
     counted = ledger.counted()
     assert len(counted) == 1 and counted[0].values["admitted"] == 5
@@ -82,13 +82,13 @@ def test_corrected_version_after_a_rejected_one(
     intake = make_intake(workspace, config, form, ledger, clock)
     make_return("TL1", "2024-H1", members_end=999)
     first = intake.process_inbox()
-    assert first[0].submission.outcome == REJECTED
+    assert first[0].submission.outcome == Outcome.REJECTED
     assert first[0].feedback is not None and first[0].feedback.exists()
     clock.advance(days=1)
     make_return("TL1", "2024-H1", name="da-sua.xlsx")
     second = intake.process_inbox()
-    assert second[0].submission.outcome == ACCEPTED
-    assert [r.outcome for r in ledger.all()] == [REJECTED, ACCEPTED]
+    assert second[0].submission.outcome == Outcome.ACCEPTED
+    assert [r.outcome for r in ledger.all()] == [Outcome.REJECTED, Outcome.ACCEPTED]
     assert ledger.counted_for("TL1", second[0].submission.period_obj).id == second[0].submission.id
 
 
@@ -107,7 +107,7 @@ def test_unreadable_files_get_a_note_and_are_recorded(
     (workspace.inbox / name).write_bytes(content)
     results = make_intake(workspace, config, form, ledger, clock).process_inbox()
 
-    assert [r.submission.outcome for r in results] == [UNREADABLE]
+    assert [r.submission.outcome for r in results] == [Outcome.UNREADABLE]
     note = results[0].feedback
     assert note is not None and note.suffix == ".txt"
     text = note.read_text(encoding="utf-8-sig")
@@ -128,7 +128,7 @@ def test_crash_after_archiving_before_ledger_then_rerun_records_exactly_once(
         if at == point:
             raise Crash
 
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    with Ledger(workspace.ledger) as ledger:
         with pytest.raises(Crash):
             make_intake(workspace, config, form, ledger, clock).process_inbox(crash_hook=die)
         # The batch's transaction never committed: nothing recorded, nothing removed.
@@ -138,12 +138,12 @@ def test_crash_after_archiving_before_ledger_then_rerun_records_exactly_once(
     for data in originals.values():
         assert archive.has(hashlib.sha256(data).hexdigest())
 
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    with Ledger(workspace.ledger) as ledger:
         results = make_intake(workspace, config, form, ledger, clock).process_inbox()
         assert sorted(r.submission.branch_code for r in results) == ["LT1", "LT2", "TL1"]
         assert ledger.count() == 3
         assert len(ledger.counted()) == 3
-        assert {r.outcome for r in ledger.all()} == {ACCEPTED}
+        assert {r.outcome for r in ledger.all()} == {Outcome.ACCEPTED}
     assert scan_inbox(workspace.inbox) == []
 
 
@@ -156,7 +156,7 @@ def test_crash_after_commit_before_removal_is_finished_not_recounted(
         if point == "after-commit":
             raise Crash
 
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    with Ledger(workspace.ledger) as ledger:
         with pytest.raises(Crash):
             make_intake(workspace, config, form, ledger, clock).process_inbox(
                 crash_hook=die_after_commit
@@ -164,11 +164,11 @@ def test_crash_after_commit_before_removal_is_finished_not_recounted(
         assert ledger.count() == 1
     assert len(scan_inbox(workspace.inbox)) == 1  # recorded but not yet removed
 
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    with Ledger(workspace.ledger) as ledger:
         results = make_intake(workspace, config, form, ledger, clock).process_inbox()
         assert [r.recovered for r in results] == [True]
         assert ledger.count() == 1
-        assert [r.outcome for r in ledger.all()] == [ACCEPTED]
+        assert [r.outcome for r in ledger.all()] == [Outcome.ACCEPTED]
     assert scan_inbox(workspace.inbox) == []
 
 
@@ -190,7 +190,7 @@ def test_a_file_open_in_excel_waits(workspace, config, form, ledger, clock, make
     assert make_intake(workspace, config, form, ledger, clock).process_inbox() == []
     owner.unlink()
     results = make_intake(workspace, config, form, ledger, clock).process_inbox()
-    assert [r.submission.outcome for r in results] == [ACCEPTED]
+    assert [r.submission.outcome for r in results] == [Outcome.ACCEPTED]
 
 
 def test_returns_in_subfolders_are_taken(workspace, config, form, ledger, clock, make_return):
@@ -212,7 +212,7 @@ def test_oversize_file_is_moved_to_archive_without_reading(
         handle.truncate(5000)  # sparse
     results = make_intake(workspace, config, form, ledger, clock).process_inbox()
     sub = results[0].submission
-    assert sub.outcome == UNREADABLE
+    assert sub.outcome == Outcome.UNREADABLE
     assert "quá lớn" in sub.problems[0].message
     assert not big.exists()
     assert (workspace.archive / sub.archived_as).stat().st_size == 5000
@@ -227,7 +227,7 @@ def test_warning_return_is_accepted_with_feedback(
     make_return("LT1", "2024-H1", members_start=30)  # 2023 ended with 22
     results = intake.process_inbox()
     sub = results[0].submission
-    assert sub.outcome == ACCEPTED
+    assert sub.outcome == Outcome.ACCEPTED
     assert sub.warnings == 1 and sub.problems[0].rule == "continuity"
     assert results[0].feedback is not None and results[0].feedback.exists()
 
@@ -250,18 +250,22 @@ def test_worker_processes_give_the_same_answers_as_one_process(
     (workspace.inbox / "rac.xlsx").write_bytes(b"PK\x03\x04 not really")
     copy = tmp_path / "copy"
     shutil.copytree(workspace.home, copy)
-    from tonghop.config import Workspace
+    from tonghop.layout import Layout
 
-    serial_ws = Workspace(copy)
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    serial_ws = Layout(copy)
+    with Ledger(workspace.ledger) as ledger:
         with Intake(workspace, config, form, ledger, clock=clock, workers=2) as intake:
             parallel = intake.process_inbox(batch_size=6)
             assert intake._pool is not None, "the pool was not used"
-    with Ledger(serial_ws.archive / "ledger.sqlite3") as ledger:
+    with Ledger(serial_ws.ledger) as ledger:
         with Intake(serial_ws, config, form, ledger, clock=clock, workers=1) as intake:
             serial = intake.process_inbox(batch_size=6)
     assert _outcomes(parallel) == _outcomes(serial)
-    assert {o for _, o, _, _ in _outcomes(parallel)} == {ACCEPTED, REJECTED, UNREADABLE}
+    assert {o for _, o, _, _ in _outcomes(parallel)} == {
+        Outcome.ACCEPTED,
+        Outcome.REJECTED,
+        Outcome.UNREADABLE,
+    }
 
 
 def test_a_dead_worker_pool_falls_back_to_this_process(
@@ -284,13 +288,13 @@ def test_a_dead_worker_pool_falls_back_to_this_process(
     with Intake(workspace, config, form, ledger, clock=clock, workers=2) as intake:
         results = intake.process_inbox()
         assert intake.workers == 1
-    assert sorted(r.submission.outcome for r in results) == [ACCEPTED, REJECTED]
+    assert sorted(r.submission.outcome for r in results) == [Outcome.ACCEPTED, Outcome.REJECTED]
 
 
 def test_a_ledger_from_an_older_version_is_migrated(workspace, config, form, clock, make_return):
     import sqlite3
 
-    path = workspace.archive / "ledger.sqlite3"
+    path = workspace.ledger
     with Ledger(path) as ledger:
         make_return("LT1", "2023", members_start=40)
         Intake(workspace, config, form, ledger, clock=clock).process_inbox()

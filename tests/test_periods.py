@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tonghop.periods import Period, PeriodError, PeriodKind, periods_between, roman
+from tonghop.errors import PeriodError
+from tonghop.periods import Period, PeriodKind, periods_between, roman
 
 from .helpers import is_vietnamese
 
@@ -97,8 +98,11 @@ def test_month_out_of_range_names_the_month() -> None:
         Period.parse("2024-13")
 
 
-def test_period_error_is_a_value_error() -> None:
-    assert issubclass(PeriodError, ValueError)
+def test_period_error_is_a_usage_error_with_exit_code_2() -> None:
+    from tonghop.errors import TonghopError, UsageError
+
+    assert issubclass(PeriodError, UsageError) and issubclass(PeriodError, TonghopError)
+    assert PeriodError("x").exit_code == 2
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tonghop.values import ValueProblem, coerce, is_blank, nfc_text, parse_number
+from tonghop.errors import ValueProblem
+from tonghop.values import coerce, is_blank, nfc_text, parse_number
 
 from .helpers import FORM, is_vietnamese
 

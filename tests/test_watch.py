@@ -28,7 +28,7 @@ from tonghop._rebuild import PdfMaker, Publisher, Rebuilder
 from tonghop._settle import Settler, zip_readable
 from tonghop.cli import cli
 from tonghop.intake import Intake, IntakeResult
-from tonghop.ledger import ACCEPTED, DUPLICATE, REJECTED, SUPERSEDED, UNREADABLE, Submission
+from tonghop.ledger import Outcome, Submission
 from tonghop.locking import FileLock
 from tonghop.watch import CLOSED, GONE, Watcher, _LogFormatter, configure_logging
 
@@ -71,7 +71,7 @@ class FakeIntake:
                 size=path.stat().st_size,
                 mtime_ns=0,
                 received_at=dt.datetime(2024, 7, 5, 9),
-                outcome=ACCEPTED,
+                outcome=Outcome.ACCEPTED,
                 branch_code="LT1",
                 period=PERIOD,
             )
@@ -591,10 +591,10 @@ def test_same_return_twice_and_a_correction_after_a_rejection(
 
     outcomes = {(s.source_name, s.outcome) for s in ledger.all()}
     assert outcomes == {
-        (first.name, ACCEPTED),
-        (f"gui-lai/{first.name}", DUPLICATE),
-        (bad.name, REJECTED),
-        ("LT2-sua.xlsx", ACCEPTED),
+        (first.name, Outcome.ACCEPTED),
+        (f"gui-lai/{first.name}", Outcome.DUPLICATE),
+        (bad.name, Outcome.REJECTED),
+        ("LT2-sua.xlsx", Outcome.ACCEPTED),
     }
     assert sorted(s.branch_code for s in ledger.counted()) == ["LT1", "LT2"]
     figures = totals(workspace, PERIOD)
@@ -615,7 +615,7 @@ def test_a_newer_accepted_version_supersedes_in_the_report(
     assert totals(workspace, PERIOD)["funds_mobilized"] == 1_000_000
     second = make_return("LT1", PERIOD, name="LT1-ban-2.xlsx", funds_mobilized=4_000_000)
     settle_all(watcher, ticker, second)
-    assert [s.outcome for s in ledger.all()] == [SUPERSEDED, ACCEPTED]
+    assert [s.outcome for s in ledger.all()] == [Outcome.SUPERSEDED, Outcome.ACCEPTED]
     assert totals(workspace, PERIOD)["funds_mobilized"] == 4_000_000
 
 
@@ -627,7 +627,7 @@ def test_unreadable_file_is_answered_without_a_period_rebuild(workspace, config,
     watcher.tick()
     ticker.advance(3.0)
     watcher.tick()
-    assert [s.outcome for s in ledger.all()] == [UNREADABLE]
+    assert [s.outcome for s in ledger.all()] == [Outcome.UNREADABLE]
     assert builds.calls == []
     assert list((workspace.outbox / "khong-doc-duoc").glob("*.txt"))
 

@@ -26,8 +26,9 @@ import pytest
 from openpyxl import load_workbook
 
 from tonghop.blank import write_blank_form
-from tonghop.config import Branch, Workspace
+from tonghop.config import Branch
 from tonghop.form import load_form
+from tonghop.layout import Layout
 from tonghop.periods import Period
 
 from .conftest import balanced_values
@@ -45,15 +46,15 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL an
 # --- workspace and returns ---------------------------------------------------------------------
 
 
-def make_workspace(root: Path, branches: int = 50) -> Workspace:
+def make_workspace(root: Path, branches: int = 50) -> Layout:
     numbered = [Branch(f"B{i:02d}", f"Chi bộ số {i}") for i in range(branches)]
-    return Workspace(root).create(Workspace(ROOT), branches=numbered)
+    return Layout(root).create(Layout(ROOT), branches=numbered)
 
 
 class Returns:
     """Distinct returns in milliseconds: one real workbook per period, patched per copy."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Layout) -> None:
         config = ws.load_config()
         form = load_form(ws.form_path)
         self.templates: dict[str, bytes] = {}
@@ -88,7 +89,7 @@ class Returns:
 class WatchProcess:
     """``tonghop --home WS watch ...`` as a child process, its output in files."""
 
-    def __init__(self, ws: Workspace, *args: str) -> None:
+    def __init__(self, ws: Layout, *args: str) -> None:
         self.ws = ws
         self.args = ["--home", str(ws.home), "watch", "--no-pdf", *args]
         self.runs = 0
@@ -137,7 +138,7 @@ class WatchProcess:
 def watch_process():
     made: list[WatchProcess] = []
 
-    def make(ws: Workspace, *args: str) -> WatchProcess:
+    def make(ws: Layout, *args: str) -> WatchProcess:
         made.append(WatchProcess(ws, *args))
         return made[-1]
 
@@ -146,8 +147,8 @@ def watch_process():
         process.close()
 
 
-def ledger_rows(ws: Workspace) -> list[sqlite3.Row]:
-    path = ws.archive / "ledger.sqlite3"
+def ledger_rows(ws: Layout) -> list[sqlite3.Row]:
+    path = ws.ledger
     if not path.exists():
         return []
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
@@ -169,11 +170,11 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> floa
     return time.monotonic() - started
 
 
-def inbox_files(ws: Workspace) -> list[Path]:
+def inbox_files(ws: Layout) -> list[Path]:
     return [p for p in ws.inbox.rglob("*") if p.is_file()]
 
 
-def report_totals(ws: Workspace, period: str) -> dict[str, object] | None:
+def report_totals(ws: Layout, period: str) -> dict[str, object] | None:
     path = ws.outbox / period / "tong-hop-so-lieu.xlsx"
     if not path.exists():
         return None

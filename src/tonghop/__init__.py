@@ -1,3 +1,71 @@
-"""tonghop: turn the Excel returns of a Party committee's branches into its Word report."""
+"""tonghop: turn the Excel returns of a Party committee's branches into its Word report.
+
+The public surface is small: ``tonghop.open(home)`` gives a :class:`Workspace` with every
+operation (take the inbox, check, make the forms, status, publish a period);
+``tonghop.create(folder)`` makes a new workspace; every error is a :class:`TonghopError`.
+Names are imported on first use, so ``tonghop --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "Layout",
+    "LockBusy",
+    "Outcome",
+    "Period",
+    "TonghopError",
+    "Unreadable",
+    "UsageError",
+    "Workspace",
+    "__version__",
+    "create",
+    "open",
+]
+
+_LAZY = {
+    "ConfigError": "errors",
+    "LockBusy": "errors",
+    "TonghopError": "errors",
+    "UsageError": "errors",
+    "Layout": "layout",
+    "Outcome": "ledger",
+    "Period": "periods",
+    "Unreadable": "reader",
+    "Workspace": "workspace",
+}
+
+if TYPE_CHECKING:
+    from .errors import ConfigError, LockBusy, TonghopError, UsageError
+    from .layout import Layout
+    from .ledger import Outcome
+    from .periods import Period
+    from .reader import Unreadable
+    from .workspace import Workspace
+
+
+def open(home: Any = None, *, clock: Any = None) -> Workspace:  # like tarfile.open
+    """Open the workspace at ``home`` (default: $TONGHOP_HOME, else the current folder)."""
+    from .workspace import open_workspace
+
+    return open_workspace(home, clock=clock)
+
+
+def create(folder: Any, *, source: Any = None) -> Layout:
+    """Make ``folder`` a new workspace from ``source`` (default: the package's defaults)."""
+    from .layout import create_workspace
+
+    return create_workspace(folder, source=source)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tonghop' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __name__), name)

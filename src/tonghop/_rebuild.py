@@ -15,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, Workspace
+from .config import Config
+from .errors import PeriodError
 from .form import FormSpec
 from .intake import local_now
+from .layout import Layout
 from .ledger import Ledger
-from .periods import Period, PeriodError
+from .periods import Period
 from .publish import REPORT_NAME, publish, write_status_page
 from .report import write_pdf
 
@@ -158,7 +160,7 @@ class Publisher:
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Layout,
         config: Config,
         form: FormSpec,
         ledger: Ledger,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Branch, Config
-from .form import FormSpec
+from .form import FormSpec, Total
 from .ledger import Submission
 from .periods import Period
 
@@ -74,9 +74,9 @@ def combine(form: FormSpec, chosen: list[Counted]) -> dict[str, Any]:
         present = [v for r in chosen if (v := r.values.get(fid)) is not None]
         if not present:
             values[fid] = None
-        elif fld.total == "flow" and fld.is_number:
+        elif fld.total == Total.FLOW and fld.is_number:
             values[fid] = sum(present)
-        elif fld.total == "stock_start":
+        elif fld.total == Total.STOCK_START:
             values[fid] = present[0]
         else:  # stock_end, and "none" fields keep the latest value
             values[fid] = present[-1]

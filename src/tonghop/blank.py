@@ -25,7 +25,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .config import Branch, Config
 from .errors import ConfigError
-from .form import IDENTITY_FIELDS, Field, FormSpec
+from .form import IDENTITY_FIELDS, Field, FieldType, FormSpec
 from .periods import Period
 
 FONT_NAME = "Times New Roman"
@@ -87,7 +87,11 @@ def ascii_slug(text: str, *, keep_case: bool = False, limit: int = 40) -> str:
 
 def is_narrative(field: Field) -> bool:
     """A free-text field outside the identity section: gets a tall, wrapped row."""
-    return field.type == "text" and field.section != "identity" and field.id not in IDENTITY_FIELDS
+    return (
+        field.type == FieldType.TEXT
+        and field.section != "identity"
+        and field.id not in IDENTITY_FIELDS
+    )
 
 
 def write_blank_form(
@@ -264,7 +268,7 @@ def _write_field_row(ws: Worksheet, row: int, field: Field, value: object) -> No
         cell.alignment = Alignment(
             horizontal=horizontal,
             vertical="top" if narrative else "center",
-            wrap_text=field.type == "text",
+            wrap_text=field.type == FieldType.TEXT,
         )
 
     unit = ws[f"D{row}"]
@@ -285,7 +289,7 @@ def _write_field_row(ws: Worksheet, row: int, field: Field, value: object) -> No
 def _cell_value(field: Field, value: object) -> object:
     if value is None:
         return None
-    if field.type == "date" and isinstance(value, str):
+    if field.type == FieldType.DATE and isinstance(value, str):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -373,18 +377,18 @@ def _validation_for(ws: Worksheet, field: Field) -> DataValidation:
         "promptTitle": _clip(field.label, _TITLE_LIMIT),
         "prompt": _clip(prompt, _MESSAGE_LIMIT),
     }
-    if field.type == "count":
+    if field.type == FieldType.COUNT:
         options.update(type="whole", operator="greaterThanOrEqual", formula1="0")
-    elif field.type == "money":
+    elif field.type == FieldType.MONEY:
         options.update(type="decimal", operator="greaterThanOrEqual", formula1="0")
-    elif field.type == "date":
+    elif field.type == FieldType.DATE:
         options.update(
             type="date",
             operator="between",
             formula1="DATE(2000,1,1)",
             formula2="DATE(2099,12,31)",
         )
-    elif field.type == "choice":
+    elif field.type == FieldType.CHOICE:
         options.update(type="list", formula1=_choice_formula(ws, field), showDropDown=False)
     if field.type in _ERRORS:
         options.update(

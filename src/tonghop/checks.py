@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config, normalize_code
+from .errors import PeriodError, ValueProblem
 from .form import IDENTITY_FIELDS, Field, FormSpec, Rule
-from .periods import Period, PeriodError
-from .problems import ERROR, WARNING, Problem
+from .periods import Period
+from .problems import Level, Problem
 from .reader import Cell, Workbook
-from .values import ValueProblem, coerce
+from .values import coerce
 
 # Given a branch code and a period, the values of that branch's return for the period just
 # before, when one is on file (with its period code under "period"), else None.
@@ -84,7 +85,7 @@ def check_content(
     if sum(cell is not None for cell in located.values()) == 0:
         result.problems.append(
             Problem(
-                ERROR,
+                Level.ERROR,
                 "Tệp không phải biểu mẫu báo cáo của Đảng ủy (không tìm thấy ô nào của biểu mẫu). "
                 "Hãy dùng đúng tệp biểu mẫu Văn phòng Đảng ủy đã gửi, điền vào đó rồi gửi lại.",
             )
@@ -148,7 +149,7 @@ def _raw_value(result: CheckResult, fld: Field, cell: Cell | None, required: boo
         if required:
             result.problems.append(
                 _problem(
-                    ERROR,
+                    Level.ERROR,
                     f"Không tìm thấy ô «{fld.label}» trong tệp. Có thể tệp không theo đúng biểu "
                     "mẫu hoặc đã bị xóa dòng. Hãy điền vào biểu mẫu mới nhất Văn phòng Đảng ủy gửi.",
                     fld,
@@ -159,7 +160,7 @@ def _raw_value(result: CheckResult, fld: Field, cell: Cell | None, required: boo
     if cell.formula is not None and not cell.has_cached_value:
         result.problems.append(
             _problem(
-                ERROR,
+                Level.ERROR,
                 f"Ô {cell.ref} có công thức ={cell.formula} nhưng chưa có kết quả tính sẵn. "
                 "Hãy mở tệp bằng Excel hoặc LibreOffice, nhấn Lưu rồi gửi lại; hoặc gõ thẳng số.",
                 fld,
@@ -170,7 +171,7 @@ def _raw_value(result: CheckResult, fld: Field, cell: Cell | None, required: boo
     if cell.is_error:
         result.problems.append(
             _problem(
-                ERROR,
+                Level.ERROR,
                 f"Ô {cell.ref} đang báo lỗi {cell.value}. Hãy sửa công thức hoặc gõ thẳng số.",
                 fld,
                 cell,
@@ -188,15 +189,18 @@ def _read_field(result: CheckResult, fld: Field, cell: Cell | None, *, required:
     try:
         value = coerce(fld, raw)
     except ValueProblem as exc:
-        result.problems.append(_problem(ERROR, str(exc), fld, cell, raw))
+        result.problems.append(_problem(Level.ERROR, str(exc), fld, cell, raw))
         return
     if value is None and required:
         result.problems.append(
             _problem(
-                ERROR, f"Chưa điền «{fld.label}». Ô này bắt buộc; nếu không có, ghi 0.", fld, cell
+                Level.ERROR,
+                f"Chưa điền «{fld.label}». Ô này bắt buộc; nếu không có, ghi 0.",
+                fld,
+                cell,
             )
             if fld.is_number
-            else _problem(ERROR, f"Chưa điền «{fld.label}». Ô này bắt buộc.", fld, cell)
+            else _problem(Level.ERROR, f"Chưa điền «{fld.label}». Ô này bắt buộc.", fld, cell)
         )
     result.values[fld.id] = value
 
@@ -219,7 +223,7 @@ def _check_identity(
             known = ", ".join(b.code for b in config.branches[:40])
             result.problems.append(
                 _problem(
-                    ERROR,
+                    Level.ERROR,
                     f"Mã chi bộ «{code}» không có trong danh sách của Đảng ủy ({known}). "
                     "Hãy dùng biểu mẫu đúng của chi bộ mình hoặc hỏi Văn phòng Đảng ủy.",
                     code_field,
@@ -233,7 +237,7 @@ def _check_identity(
     else:
         result.problems.append(
             _problem(
-                ERROR,
+                Level.ERROR,
                 "Chưa có mã chi bộ. Hãy dùng biểu mẫu Văn phòng Đảng ủy gửi.",
                 code_field,
                 located["branch_code"],
@@ -248,7 +252,7 @@ def _check_identity(
     if period_raw is None or not str(period_raw).strip():
         result.problems.append(
             _problem(
-                ERROR,
+                Level.ERROR,
                 "Chưa có kỳ báo cáo (ví dụ 2024-H1). Hãy dùng biểu mẫu của kỳ này.",
                 period_field,
                 cell,
@@ -258,13 +262,13 @@ def _check_identity(
     try:
         period = Period.parse(str(period_raw))
     except PeriodError as exc:
-        result.problems.append(_problem(ERROR, str(exc), period_field, cell, period_raw))
+        result.problems.append(_problem(Level.ERROR, str(exc), period_field, cell, period_raw))
         return
     result.values["period"] = period.code
     if period.kind not in form.period_kinds:
         result.problems.append(
             _problem(
-                ERROR,
+                Level.ERROR,
                 f"Biểu mẫu không có kỳ báo cáo {period.kind.label} ({period.code}). "
                 "Hãy dùng biểu mẫu đúng kỳ Văn phòng Đảng ủy gửi.",
                 period_field,
@@ -276,7 +280,7 @@ def _check_identity(
     if not period.has_ended(today):
         result.problems.append(
             _problem(
-                ERROR,
+                Level.ERROR,
                 f"Kỳ {period.label} chưa kết thúc (kết thúc ngày {period.end:%d/%m/%Y}). "
                 "Hãy gửi báo cáo sau khi hết kỳ.",
                 period_field,
@@ -310,7 +314,7 @@ def _run_rules(
             continue  # the field's own problem is already reported; don't pile on
         if _holds(rule, scope):
             continue
-        level = ERROR if rule.level == ERROR else WARNING
+        level = Level.ERROR if rule.level == Level.ERROR else Level.WARNING
         message = _describe(rule, scope)
         if not rule.cells:  # a rule over no field (e.g. only period_kind): the whole file
             result.problems.append(Problem(level=level, message=message, rule=rule.id))

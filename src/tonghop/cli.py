@@ -1,133 +1,128 @@
-"""The command line: a thin layer over the library. Every message here is Vietnamese."""
+"""The command line: each command turns its arguments into one call on the opened workspace
+and the result into Vietnamese text. Errors become a message and an exit code in one place,
+:class:`TonghopGroup`. Only click is imported up front; the rest is imported by the command
+that needs it, so ``tonghop --help`` starts fast.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import sys
-import traceback
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from . import __version__
-from .blank import form_file_name, write_blank_form
-from .checks import check_workbook
-from .config import Config, Workspace
-from .errors import ConfigError, TonghopError
-from .form import FormSpec, load_form
-from .intake import Intake, local_now
-from .ledger import Ledger
-from .locking import FileLock
-from .periods import Period, PeriodError
-from .publish import publish, write_status_page
-from .reader import Unreadable, read_workbook
-from .status import period_status
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
-DATA = Path(__file__).parent / "data"
-DEFAULTS = DATA / "defaults"
+Clock = Callable[[], dt.datetime]
+CRASH_LOG = "loi-chuong-trinh.log"
 
 
-class Env:
-    """What every command needs, loaded lazily from the chosen workspace."""
+class CliContext:
+    """What the commands share: the chosen home and clock, and the workspace once opened."""
 
-    def __init__(self, home: str | None, clock: Callable[[], dt.datetime] = local_now) -> None:
-        self.workspace = Workspace.locate(home)
+    def __init__(self, home: str | None = None, clock: Clock | None = None) -> None:
+        self.home = home
         self.clock = clock
+        self._workspace: Workspace | None = None
+
+    def open(self) -> Workspace:
+        if self._workspace is None:
+            from .workspace import open_workspace
+
+            self._workspace = open_workspace(self.home, clock=self.clock)
+        return self._workspace
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()
+            self._workspace = None
+
+    def console(self) -> Console:
+        from rich.console import Console
+
         # Piped or captured output gets a wide table rather than one folded to 80 columns.
-        self.out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-        self._config: Config | None = None
-        self._form: FormSpec | None = None
+        return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = self.workspace.load_config()
-            _check_targets(self._config, self.form)
-        return self._config
+    def crash_folder(self) -> Path:
+        from .layout import Layout
 
-    @property
-    def form(self) -> FormSpec:
-        if self._form is None:
-            self._form = load_form(self.workspace.form_path)
-        return self._form
-
-    def ledger(self) -> Ledger:
-        return Ledger(self.workspace.archive / "ledger.sqlite3")
+        layout = Layout.locate(self.home)
+        return layout.logs if layout.home.is_dir() else Path.cwd()
 
 
-def _check_targets(config: Config, form: FormSpec) -> None:
-    known = set(form.fields) | {d.id for d in form.derived}
-    for key in config.targets:
-        if key not in known:
-            raise ConfigError(
-                f"Tệp tonghop.toml, mục [targets]: «{key}» không phải mã trường của biểu mẫu."
-            )
+class TonghopGroup(click.Group):
+    """Runs a command and turns whatever it raises into a Vietnamese message and exit code."""
 
-
-def friendly(func: F) -> F:
-    """Turn every failure into a Vietnamese message and an exit code; never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        env: Env | None = click.get_current_context().find_object(Env)
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except TonghopError as exc:
-            click.secho(f"Lỗi: {exc.message}", fg="red", err=True)
-            sys.exit(exc.exit_code)
-        except PeriodError as exc:
-            click.secho(f"Lỗi: {exc}", fg="red", err=True)
-            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("Đã dừng theo yêu cầu.", err=True)
-            sys.exit(130)
-        except Exception:
-            where = _log_crash(env)
-            click.secho(
-                "Lỗi không mong đợi của chương trình. Chi tiết kỹ thuật đã được ghi vào "
-                f"{where}; hãy gửi tệp này cho người cài đặt.",
-                fg="red",
-                err=True,
-            )
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
+            ctx.exit(130)
+        except Exception as exc:
+            _fail(ctx, exc)
+        finally:
+            if isinstance(ctx.obj, CliContext):
+                ctx.obj.close()
 
 
-def _log_crash(env: Env | None) -> Path:
-    folder = env.workspace.logs if env and env.workspace.home.is_dir() else Path.cwd()
+def _fail(ctx: click.Context, exc: Exception) -> NoReturn:
+    from .errors import TonghopError
+
+    if isinstance(exc, TonghopError):
+        click.secho(f"Lỗi: {exc.message}", fg="red", err=True)
+        ctx.exit(exc.exit_code)
+    where = _log_crash(ctx.obj if isinstance(ctx.obj, CliContext) else CliContext())
+    click.secho(
+        "Lỗi không mong đợi của chương trình. Chi tiết kỹ thuật đã được ghi vào "
+        f"{where}; hãy gửi tệp này cho người cài đặt.",
+        fg="red",
+        err=True,
+    )
+    ctx.exit(1)
+
+
+def _log_crash(context: CliContext) -> Path | str:
+    import traceback
+
     try:
+        folder = context.crash_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "loi-chuong-trinh.log"
+        path = folder / CRASH_LOG
         with path.open("a", encoding="utf-8") as handle:
             handle.write(f"--- {dt.datetime.now().isoformat()}\n{traceback.format_exc()}\n")
         return path
     except OSError:
-        return Path("(không ghi được)")
+        return "(không ghi được tệp nhật ký)"
 
 
-def period_option(required: bool = True) -> Callable[[F], F]:
+def period_option(func: F) -> F:
     return click.option(
         "--period",
         "-k",
         "period_text",
-        required=required,
+        required=True,
         metavar="KỲ",
         help="Kỳ báo cáo: 2024, 2024-H1, 2024-Q2 hoặc 2024-07.",
-    )
+    )(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+pass_context = click.make_pass_decorator(CliContext)
+
+
+@click.group(cls=TonghopGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     envvar="TONGHOP_HOME",
@@ -139,119 +134,67 @@ def period_option(required: bool = True) -> Callable[[F], F]:
 def cli(ctx: click.Context, home: str | None) -> None:
     """tonghop: tổng hợp báo cáo của các chi bộ thành báo cáo của Đảng ủy."""
     if ctx.obj is None:
-        ctx.obj = Env(home)
+        ctx.obj = CliContext(home)
     elif home:
-        ctx.obj.workspace = Workspace.locate(home)
-
-
-pass_env = click.make_pass_decorator(Env)
+        ctx.obj.home = home
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@friendly
 def init(directory: Path) -> None:
     """Tạo một thư mục làm việc mới (cấu hình, mẫu biểu, inbox, outbox, archive)."""
-    workspace = Workspace(directory.resolve())
-    if workspace.config_path.exists():
-        raise TonghopError(f"Thư mục {directory} đã có tonghop.toml; không ghi đè.")
-    workspace.create(Workspace(DEFAULTS))
-    click.echo(f"Đã tạo thư mục làm việc {workspace.home}.")
+    from .layout import create_workspace
+
+    layout = create_workspace(directory)
+    click.echo(f"Đã tạo thư mục làm việc {layout.home}.")
     click.echo("Hãy sửa tonghop.toml (tên Đảng ủy, danh sách chi bộ, người ký) trước khi dùng.")
 
 
 @cli.command()
-@period_option()
+@period_option
 @click.option("--branch", "-b", "branch_codes", multiple=True, metavar="MÃ", help="Chỉ chi bộ này.")
-@pass_env
-@friendly
-def forms(env: Env, period_text: str, branch_codes: tuple[str, ...]) -> None:
+@pass_context
+def forms(context: CliContext, period_text: str, branch_codes: tuple[str, ...]) -> None:
     """Tạo biểu mẫu Excel cho từng chi bộ để gửi đi (outbox/KỲ/bieu-mau/)."""
-    period = Period.parse(period_text)
-    config, form = env.config, env.form
-    if period.kind not in form.period_kinds:
-        raise TonghopError(f"Biểu mẫu không có kỳ báo cáo loại {period.kind.label}.")
-    branches = list(config.branches)
-    if branch_codes:
-        branches = []
-        for code in branch_codes:
-            branch = config.branch(code)
-            if branch is None:
-                raise TonghopError(f"Không có chi bộ mã «{code}» trong tonghop.toml.")
-            branches.append(branch)
-    out_dir = env.workspace.period_outbox(period) / "bieu-mau"
-    with env.ledger() as ledger:
-        for branch in branches:
-            previous = ledger.previous_values(branch.code, period)
-            prefill = {"members_start": previous.get("members_end")} if previous else None
-            write_blank_form(
-                form,
-                config,
-                branch,
-                period,
-                out_dir / form_file_name(branch, period),
-                prefill=prefill,
-            )
-    click.echo(f"Đã tạo {len(branches)} biểu mẫu {period.label} trong {out_dir}.")
+    workspace = context.open()
+    made = workspace.make_forms(workspace.period(period_text), branch_codes)
+    click.echo(f"Đã tạo {len(made.paths)} biểu mẫu {made.period.label} trong {made.folder}.")
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@pass_env
-@friendly
-def check(env: Env, files: tuple[Path, ...]) -> None:
+@pass_context
+def check(context: CliContext, files: tuple[Path, ...]) -> None:
     """Kiểm tra tệp báo cáo mà không lưu (mã thoát 0: hợp lệ, 1: có lỗi, 2: không đọc được)."""
-    config, form = env.config, env.form
     worst = 0
-    today = env.clock().date()
-    ledger = env.ledger() if (env.workspace.archive / "ledger.sqlite3").exists() else None
-    try:
-        for path in files:
-            click.secho(f"{path.name}:", bold=True)
-            try:
-                workbook = read_workbook(path)
-            except Unreadable as exc:
-                click.secho(f"  Không đọc được: {exc.message}", fg="red")
-                worst = 2
-                continue
-            result = check_workbook(
-                workbook,
-                form,
-                config,
-                today=today,
-                previous=ledger.previous_values if ledger else None,
-            )
-            for problem in result.problems:
-                color = "red" if problem.is_error else "yellow"
-                click.secho(f"  - {problem.describe()}", fg=color)
-            if result.errors:
-                click.secho(f"  Có {len(result.errors)} lỗi: báo cáo sẽ bị trả lại.", fg="red")
-                worst = max(worst, 1)
-            else:
-                note = f" ({len(result.warnings)} cảnh báo)" if result.warnings else ""
-                click.secho(f"  Hợp lệ{note}.", fg="green")
-    finally:
-        if ledger:
-            ledger.close()
+    for checked in context.open().check_files(files):
+        click.secho(f"{checked.path.name}:", bold=True)
+        if checked.result is None:
+            click.secho(f"  Không đọc được: {checked.unreadable}", fg="red")
+            worst = 2
+            continue
+        result = checked.result
+        for problem in result.problems:
+            click.secho(f"  - {problem.describe()}", fg="red" if problem.is_error else "yellow")
+        if result.errors:
+            click.secho(f"  Có {len(result.errors)} lỗi: báo cáo sẽ bị trả lại.", fg="red")
+            worst = max(worst, 1)
+        else:
+            note = f" ({len(result.warnings)} cảnh báo)" if result.warnings else ""
+            click.secho(f"  Hợp lệ{note}.", fg="green")
     sys.exit(worst)
 
 
 @cli.command()
-@pass_env
-@friendly
-def process(env: Env) -> None:
+@pass_context
+def process(context: CliContext) -> None:
     """Tiếp nhận mọi tệp trong inbox/: lưu trữ, kiểm tra, phản hồi, ghi sổ."""
-    config, form = env.config, env.form
-    lock = FileLock(env.workspace.archive / "intake.lock", what="tiến trình tiếp nhận")
-    with lock, env.ledger() as ledger:
-        with Intake(env.workspace, config, form, ledger, clock=env.clock) as intake:
-            results = intake.process_inbox()
-        touched = {r.submission.period for r in results if r.submission.period}
-        for code in sorted(touched):
-            write_status_page(env.workspace, config, ledger, Period.parse(code), env.clock())
+    results = context.open().take_inbox()
     if not results:
         click.echo("Không có tệp nào mới trong inbox/.")
         return
+    from rich.table import Table
+
     table = Table(title=f"Đã tiếp nhận {len(results)} tệp")
     for column in ("Tệp", "Chi bộ", "Kỳ", "Kết quả", "Lỗi", "Cảnh báo"):
         table.add_column(column)
@@ -265,64 +208,56 @@ def process(env: Env) -> None:
             str(sub.errors),
             str(sub.warnings),
         )
-    env.out.print(table)
+    context.console().print(table)
 
 
 @cli.command()
-@period_option()
+@period_option
 @click.option("--json", "as_json", is_flag=True, help="In dạng JSON (cho chương trình khác).")
-@pass_env
-@friendly
-def status(env: Env, period_text: str, as_json: bool) -> None:
+@pass_context
+def status(context: CliContext, period_text: str, as_json: bool) -> None:
     """Tình hình nộp báo cáo của các chi bộ trong một kỳ."""
-    period = Period.parse(period_text)
-    with env.ledger() as ledger:
-        state = period_status(env.config, ledger, period, env.clock())
+    from .periods import Period
+
+    state = context.open().status(Period.parse(period_text))
     if as_json:
+        import json
+
         click.echo(json.dumps(state.to_dict(), ensure_ascii=False, indent=2))
         return
+    from rich.table import Table
+
     table = Table(
-        title=f"Tình hình nộp báo cáo {period.label} (hạn {state.deadline:%d/%m/%Y})",
+        title=f"Tình hình nộp báo cáo {state.period.label} (hạn {state.deadline:%d/%m/%Y})",
         caption=f"Đã tiếp nhận {state.counted}/{len(state.branches)}; chưa nộp "
         f"{len(state.missing)}; nộp muộn {state.late}.",
     )
     for column in ("Mã", "Chi bộ", "Tình trạng", "Thời điểm", "Đúng hạn", "Lần gửi", "Vấn đề"):
         table.add_column(column)
     for b in state.branches:
-        on_time = {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time]
         table.add_row(
             b.code,
             b.name,
             b.outcome_label,
             b.received_at.strftime("%d/%m/%Y %H:%M") if b.received_at else "",
-            on_time,
+            {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time],
             str(b.versions or ""),
             f"{b.errors} lỗi, {b.warnings} cảnh báo" if b.problems else "",
         )
-    env.out.print(table)
+    context.console().print(table)
 
 
 @cli.command()
-@period_option()
+@period_option
 @click.option("--date", "report_date", metavar="NGÀY", help="Ngày ghi trên báo cáo (YYYY-MM-DD).")
 @click.option("--no-pdf", is_flag=True, help="Không tạo bản PDF.")
-@pass_env
-@friendly
-def report(env: Env, period_text: str, report_date: str | None, no_pdf: bool) -> None:
+@pass_context
+def report(context: CliContext, period_text: str, report_date: str | None, no_pdf: bool) -> None:
     """Viết báo cáo Word của Đảng ủy, bảng tổng hợp số liệu và trang tình hình nộp."""
-    period = Period.parse(period_text)
-    when = _parse_date(report_date) if report_date else None
-    with env.ledger() as ledger:
-        done = publish(
-            env.workspace,
-            env.config,
-            env.form,
-            ledger,
-            period,
-            now=env.clock(),
-            report_date=when,
-            pdf=not no_pdf,
-        )
+    from .periods import Period, parse_date
+
+    when = parse_date(report_date) if report_date else None
+    done = context.open().publish(Period.parse(period_text), report_date=when, pdf=not no_pdf)
     click.echo(f"Báo cáo: {done.report}")
     if done.pdf:
         click.echo(f"Bản PDF: {done.pdf}")
@@ -338,26 +273,18 @@ def report(env: Env, period_text: str, report_date: str | None, no_pdf: bool) ->
         click.secho(f"Còn {len(missing)} chi bộ chưa nộp: {names}.", fg="yellow")
 
 
-def _parse_date(text: str) -> dt.date:
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text.strip(), pattern).date()
-        except ValueError:
-            continue
-    raise TonghopError(f"Không hiểu ngày «{text}». Hãy viết dạng 2024-07-10 hoặc 10/07/2024.")
-
-
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-pdf", is_flag=True, help="Không tạo bản PDF.")
-@pass_env
-@friendly
-def demo(env: Env, directory: Path | None, no_pdf: bool) -> None:
+@pass_context
+def demo(context: CliContext, directory: Path | None, no_pdf: bool) -> None:
     """Chạy thử: báo cáo các năm 2020-2023 và 6 tháng đầu năm 2024 của Đảng bộ mẫu."""
     from .demo import run_demo
+    from .layout import DEFAULTS, Layout
 
-    source = env.workspace if env.workspace.config_path.exists() else Workspace(DEFAULTS)
-    target = directory or (env.workspace.home / "demo")
+    here = Layout.locate(context.home)
+    source = here if here.config_path.exists() else Layout(DEFAULTS)
+    target = directory or (here.home / "demo")
     click.echo(f"Đang tạo dữ liệu mẫu trong {target} ...")
     result = run_demo(target, source, pdf=not no_pdf)
     counted = sum(r.submission.counted for r in result.results)
@@ -393,15 +320,17 @@ def demo(env: Env, directory: Path | None, no_pdf: bool) -> None:
     help="Tệp phải đứng yên (không đổi cỡ, không đổi giờ sửa) chừng này giây mới được nhận.",
 )
 @click.option("--no-pdf", is_flag=True, help="Không tạo bản PDF của báo cáo.")
-@pass_env
-@friendly
-def watch(env: Env, poll: bool, interval: float, settle: float, no_pdf: bool) -> None:
+@pass_context
+def watch(context: CliContext, poll: bool, interval: float, settle: float, no_pdf: bool) -> None:
     """Theo dõi inbox/: nhận từng tệp ngay khi chép xong, cập nhật báo cáo (Ctrl-C để dừng)."""
     from .watch import WatchOptions, run_watch
 
+    workspace = context.open()
     options = WatchOptions(poll=poll, interval=interval, settle=settle, pdf=not no_pdf)
-    click.echo(f"Đang theo dõi {env.workspace.inbox} (nhấn Ctrl-C để dừng) ...")
-    watcher = run_watch(env.workspace, env.config, env.form, options, echo=click.echo)
+    click.echo(f"Đang theo dõi {workspace.layout.inbox} (nhấn Ctrl-C để dừng) ...")
+    watcher = run_watch(
+        workspace.layout, workspace.config, workspace.form, options, echo=click.echo
+    )
     click.echo(f"Đã dừng. Đã xử lý {watcher.taken} tệp trong lần chạy này.")
 
 

@@ -6,10 +6,7 @@ Every value is validated here, where it enters, so the rest of the code can trus
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,10 +36,6 @@ class Committee:
     @property
     def term_start(self) -> Period:
         return Period(self.term_years[0], PeriodKind.YEAR)
-
-    @property
-    def term_end(self) -> Period:
-        return Period(self.term_years[1], PeriodKind.YEAR)
 
 
 @dataclass(frozen=True)
@@ -83,76 +76,6 @@ class Config:
 def normalize_code(code: str) -> str:
     """Branch codes compare case- and space-insensitively: " lt1 " is "LT1"."""
     return re.sub(r"\s+", "", nfc(str(code))).upper()
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """Paths of a workspace folder; nothing is read until asked."""
-
-    home: Path
-
-    @classmethod
-    def locate(cls, home: str | os.PathLike[str] | None = None) -> Workspace:
-        chosen = home or os.environ.get("TONGHOP_HOME") or "."
-        return cls(Path(chosen).resolve())
-
-    @property
-    def config_path(self) -> Path:
-        return self.home / CONFIG_NAME
-
-    @property
-    def templates(self) -> Path:
-        return self.home / "templates"
-
-    @property
-    def form_path(self) -> Path:
-        return self.templates / FORM_NAME
-
-    @property
-    def inbox(self) -> Path:
-        return self.home / "inbox"
-
-    @property
-    def outbox(self) -> Path:
-        return self.home / "outbox"
-
-    @property
-    def archive(self) -> Path:
-        return self.home / "archive"
-
-    @property
-    def logs(self) -> Path:
-        return self.home / "logs"
-
-    def period_outbox(self, period: Period) -> Path:
-        return self.outbox / period.code
-
-    def create(self, source: Workspace, *, branches: Sequence[Branch] | None = None) -> Workspace:
-        """Make this folder a workspace: ``source``'s tonghop.toml and templates/, empty
-        inbox/, outbox/ and archive/. With ``branches``, they replace the copied list.
-        Templates already in the folder are kept."""
-        self.templates.mkdir(parents=True, exist_ok=True)
-        text = source.config_path.read_text(encoding="utf-8-sig")
-        if branches is not None:
-            text = text.split("[[branches]]", 1)[0].rstrip() + "\n"
-            text += "".join(
-                f'\n[[branches]]\ncode = "{b.code}"\nname = "{b.name}"\n' for b in branches
-            )
-        self.config_path.write_text(text, encoding="utf-8")
-        for item in source.templates.iterdir():
-            if item.is_file() and not (self.templates / item.name).exists():
-                shutil.copy2(item, self.templates / item.name)
-        for folder in (self.inbox, self.outbox, self.archive):
-            folder.mkdir(exist_ok=True)
-        return self
-
-    def load_config(self) -> Config:
-        if not self.config_path.is_file():
-            raise ConfigError(
-                f"Không tìm thấy tệp cấu hình {self.config_path}. Hãy chạy lệnh trong thư mục "
-                "làm việc, dùng --home THƯ_MỤC, hoặc tạo thư mục mới bằng «tonghop init THƯ_MỤC»."
-            )
-        return load_config(self.config_path)
 
 
 def load_config(path: Path) -> Config:

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .blank import form_file_name, write_blank_form
-from .config import Config, Workspace
+from .config import Config
 from .form import FormSpec, load_form
 from .intake import Intake, IntakeResult
+from .layout import Layout
 from .ledger import Ledger
 from .periods import Period
 from .publish import Published, publish
@@ -72,7 +73,7 @@ _NEXT = [
 
 @dataclass
 class DemoResult:
-    workspace: Workspace
+    workspace: Layout
     results: list[IntakeResult]
     published: Published
 
@@ -191,17 +192,17 @@ def demo_values(config: Config, seed: int = 2024) -> dict[str, list[dict[str, An
     return out
 
 
-def run_demo(target: Path, source: Workspace, *, pdf: bool = True) -> DemoResult:
+def run_demo(target: Path, source: Layout, *, pdf: bool = True) -> DemoResult:
     """Make a fresh workspace at ``target`` from ``source``'s configuration and run the demo."""
     if target.exists():
         shutil.rmtree(target)
-    workspace = Workspace(target.resolve()).create(source)
+    workspace = Layout(target.resolve()).create(source)
 
     config = workspace.load_config()
     form: FormSpec = load_form(workspace.form_path)
     values = demo_values(config)
     results: list[IntakeResult] = []
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    with Ledger(workspace.ledger) as ledger:
         for code in DEMO_PERIODS:
             period = Period.parse(code)
             arrival = dt.datetime.combine(period.end + dt.timedelta(days=4), dt.time(8, 0))

@@ -1,6 +1,23 @@
-"""Exceptions whose message is meant for a user, in Vietnamese."""
+"""Every error tonghop raises on purpose, in one tree under :class:`TonghopError`.
+
+``str(err)`` is a complete Vietnamese sentence for the user; ``exit_code`` is what the command
+line exits with when the error ends a command. The click group turns any of them into a message
+and an exit code in one place (see ``tonghop.cli``); nothing else catches them for display.
+"""
 
 from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ExprError",
+    "LockBusy",
+    "OfficeError",
+    "PeriodError",
+    "TonghopError",
+    "UsageError",
+    "ValueProblem",
+    "VnFormatError",
+]
 
 
 class TonghopError(Exception):
@@ -20,3 +37,35 @@ class ConfigError(TonghopError):
     """The workspace configuration (tonghop.toml) or the form (form.toml) is wrong."""
 
     exit_code = 2
+
+
+class UsageError(TonghopError):
+    """A command was given something it cannot use (a branch code, a date, a file)."""
+
+    exit_code = 2
+
+
+class PeriodError(UsageError):
+    """A period code that cannot be understood."""
+
+
+class LockBusy(TonghopError):
+    """Another tonghop process holds the workspace's lock for the same work."""
+
+    exit_code = 2
+
+
+class ExprError(ConfigError):
+    """A rule or derived figure in form.toml cannot be understood or evaluated."""
+
+
+class ValueProblem(TonghopError):
+    """A cell's content does not fit its field (the checker turns it into a Problem)."""
+
+
+class VnFormatError(TonghopError):
+    """A value the report template asked to format is not of the right kind."""
+
+
+class OfficeError(TonghopError):
+    """LibreOffice is missing or failed to convert a document."""

@@ -16,6 +16,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .errors import ExprError
+
 Scope = Mapping[str, Any]
 Node = Callable[[Scope], Any]
 
@@ -48,10 +50,6 @@ _COMPARE = {
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
 }
-
-
-class ExprError(ValueError):
-    """The expression cannot be understood or evaluated; the message is Vietnamese."""
 
 
 class Expr:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,32 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .errors import ConfigError
-from .expr import Expr, ExprError
+from .errors import ConfigError, ExprError
+from .expr import Expr
 from .periods import PeriodKind
+from .problems import Level
 from .tomlfile import TomlTable, read_toml
 
-FIELD_TYPES = ("count", "money", "text", "date", "choice")
-TOTALS = ("flow", "stock_start", "stock_end", "none")
-LEVELS = ("error", "warning")
+
+class FieldType(StrEnum):
+    """What a field holds: a count (whole number >= 0), money (đồng), text, a date, a choice."""
+
+    COUNT = "count"
+    MONEY = "money"
+    TEXT = "text"
+    DATE = "date"
+    CHOICE = "choice"
+
+
+class Total(StrEnum):
+    """How a field adds up over several periods."""
+
+    FLOW = "flow"  # summed
+    STOCK_START = "stock_start"  # the first period's value
+    STOCK_END = "stock_end"  # the last period's value
+    NONE = "none"  # not added up
+
+
 IDENTITY_FIELDS = ("branch_code", "period")
 # Names a rule may use besides field ids.
 RULE_CONTEXT_NAMES = frozenset({"previous", "period_kind"})
@@ -33,18 +52,21 @@ _RULE_ENV = ImmutableSandboxedEnvironment(autoescape=False)
 class Field:
     id: str
     label: str
-    type: str
-    total: str
+    type: FieldType
+    total: Total
     section: str
     unit: str = ""
     required: bool = False
     periods: tuple[PeriodKind, ...] = tuple(PeriodKind)
     choices: tuple[str, ...] = ()
     help: str = ""
+    # For a stock_start field: the stock_end field of the previous return it opens with, e.g.
+    # members_start carries members_end over; new forms are pre-filled with that value.
+    carried_from: str | None = None
 
     @property
     def is_number(self) -> bool:
-        return self.type in ("count", "money")
+        return self.type in (FieldType.COUNT, FieldType.MONEY)
 
     def asked_in(self, kind: PeriodKind) -> bool:
         return kind in self.periods
@@ -60,7 +82,7 @@ class Section:
 @dataclass(frozen=True)
 class Rule:
     id: str
-    level: str
+    level: Level
     check: str
     message: str
     cells: tuple[str, ...]
@@ -135,7 +157,7 @@ class FormSpec:
         return [
             f
             for f in self.fields.values()
-            if f.type == "text" and f.id not in IDENTITY_FIELDS and f.section != "identity"
+            if f.type == FieldType.TEXT and f.id not in IDENTITY_FIELDS and f.section != "identity"
         ]
 
 
@@ -169,6 +191,7 @@ def load_form(path: Path) -> FormSpec:
             seen.add(new.id)
             fields.append(new)
         sections.append(Section(section_id, part.text_value("title"), tuple(fields)))
+    _check_carried_from(sections, text, name)
     for required in IDENTITY_FIELDS:
         if required not in seen:
             raise ConfigError(f"Tệp {name}: biểu mẫu phải có trường «{required}».")
@@ -199,11 +222,31 @@ def load_form(path: Path) -> FormSpec:
     )
 
 
+def _check_carried_from(sections: list[Section], text: str, name: str) -> None:
+    """carried_from links a stock_start field to a stock_end field of the same type."""
+    fields = {f.id: f for s in sections for f in s.fields}
+    number = 0
+    for section in sections:
+        for fld in section.fields:
+            number += 1
+            if fld.carried_from is None:
+                continue
+            item = TomlTable({}, "sections.fields", text, name, occurrence=number)
+            source = fields.get(fld.carried_from)
+            if fld.total != Total.STOCK_START:
+                raise item.fail("carried_from", 'chỉ dùng cho trường có total = "stock_start".')
+            if source is None or source.total != Total.STOCK_END or source.type != fld.type:
+                raise item.fail(
+                    "carried_from",
+                    f'«{fld.carried_from}» phải là mã một trường cùng kiểu có total = "stock_end".',
+                )
+
+
 def _check_rules_run(rules: tuple[Rule, ...], tables: list[TomlTable], field_ids: set[str]) -> None:
     """Run every rule once on zeros so a rule that cannot be evaluated fails here, not later."""
     zeros: dict[str, Any] = dict.fromkeys(field_ids, 0)
     zeros["previous"] = None
-    zeros["period_kind"] = "year"
+    zeros["period_kind"] = PeriodKind.YEAR.value
     for rule, table in zip(rules, tables, strict=True):
         try:
             rule.holds(zeros)
@@ -251,12 +294,17 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
     field_id = item.text_value("id")
     if not _ID.match(field_id):
         raise item.fail("id", f"«{field_id}» chỉ được gồm chữ thường không dấu, chữ số và _.")
-    kind = item.text_value("type", "count")
-    if kind not in FIELD_TYPES:
-        raise item.fail("type", f"«{kind}» không hợp lệ; dùng một trong: {', '.join(FIELD_TYPES)}.")
-    total = item.text_value("total", "flow" if kind in ("count", "money") else "none")
-    if total not in TOTALS:
-        raise item.fail("total", f"«{total}» không hợp lệ; dùng một trong: {', '.join(TOTALS)}.")
+    kind_text = item.text_value("type", FieldType.COUNT)
+    if kind_text not in {t.value for t in FieldType}:
+        choices = ", ".join(FieldType)
+        raise item.fail("type", f"«{kind_text}» không hợp lệ; dùng một trong: {choices}.")
+    kind = FieldType(kind_text)
+    numeric = kind in (FieldType.COUNT, FieldType.MONEY)
+    total_text = item.text_value("total", Total.FLOW if numeric else Total.NONE)
+    if total_text not in {t.value for t in Total}:
+        choices = ", ".join(Total)
+        raise item.fail("total", f"«{total_text}» không hợp lệ; dùng một trong: {choices}.")
+    total = Total(total_text)
     required = item.data.get("required", False)
     if not isinstance(required, bool):
         raise item.fail("required", "phải là true hoặc false.")
@@ -264,7 +312,7 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
     if "periods" in item.data:
         periods = _kinds(item, "periods", item.data["periods"])
     choices = item.text_list("choices")
-    if kind == "choice" and not choices:
+    if kind == FieldType.CHOICE and not choices:
         raise item.fail("choices", "trường kiểu choice phải có danh sách lựa chọn.")
     return Field(
         id=field_id,
@@ -277,13 +325,14 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
         periods=periods,
         choices=choices,
         help=item.text_value("help", "", allow_empty=True),
+        carried_from=item.text_value("carried_from", "", allow_empty=True) or None,
     )
 
 
 def _rule(item: TomlTable, field_ids: set[str]) -> Rule:
     rule_id = item.text_value("id")
-    level = item.text_value("level", "error")
-    if level not in LEVELS:
+    level = item.text_value("level", Level.ERROR)
+    if level not in {lv.value for lv in Level}:
         raise item.fail("level", 'phải là "error" (trả lại) hoặc "warning" (cảnh báo).')
     check = item.text_value("check")
     try:
@@ -304,4 +353,4 @@ def _rule(item: TomlTable, field_ids: set[str]) -> Rule:
     bad_cells = [c for c in cells if c not in field_ids]
     if bad_cells:
         raise item.fail("cells", f"không có trường {', '.join(bad_cells)}.")
-    return Rule(rule_id, level, check, message, cells, names)
+    return Rule(rule_id, Level(level), check, message, cells, names)

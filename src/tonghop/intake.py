@@ -23,12 +23,13 @@ from pathlib import Path
 
 from .archive import Archive, fsync_dir
 from .checks import CheckResult, check_against_previous, check_content
-from .config import Config, Workspace
+from .config import Config
 from .feedback import feedback_file_name, write_feedback, write_unreadable_note
 from .form import FormSpec
-from .ledger import ACCEPTED, DUPLICATE, REJECTED, UNREADABLE, Ledger, Submission
+from .layout import Layout
+from .ledger import Ledger, Outcome, Submission
 from .periods import Period
-from .problems import ERROR, Problem
+from .problems import Level, Problem
 from .reader import Unreadable, read_workbook
 
 log = logging.getLogger("tonghop.intake")
@@ -132,7 +133,7 @@ class Intake:
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Layout,
         config: Config,
         form: FormSpec,
         ledger: Ledger,
@@ -272,14 +273,14 @@ class Intake:
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
             received_at=item.received,
-            outcome=UNREADABLE,
+            outcome=Outcome.UNREADABLE,
             sha256=item.sha256,
             archived_as=f"objects/{item.sha256[:2]}/{item.sha256}",
         )
         feedback: Path | None = None
         first = self.ledger.first_with_sha(item.sha256)
         if first is not None:
-            sub.outcome = DUPLICATE
+            sub.outcome = Outcome.DUPLICATE
             sub.duplicate_of = first.id
             sub.branch_code, sub.period = first.branch_code, first.period
         else:
@@ -319,8 +320,8 @@ class Intake:
         if outcome is None:
             outcome = read_and_check(item.data, self.form, self.config, sub.received_at.date())
         if isinstance(outcome, str):
-            sub.outcome = UNREADABLE
-            sub.problems = [Problem(ERROR, outcome)]
+            sub.outcome = Outcome.UNREADABLE
+            sub.problems = [Problem(Level.ERROR, outcome)]
             target = self._feedback_dir(None) / (
                 feedback_file_name(None, None, path.name, sub.received_at).rsplit(".", 1)[0]
                 + ".txt"
@@ -338,7 +339,7 @@ class Intake:
         sub.problems = result.problems
         sub.values = result.values
         ok = result.accepted and result.branch_code is not None and result.period is not None
-        sub.outcome = ACCEPTED if ok else REJECTED
+        sub.outcome = Outcome.ACCEPTED if ok else Outcome.REJECTED
         if not result.problems:
             return None
         branch = self.config.branch(result.branch_code) if result.branch_code else None
@@ -387,8 +388,8 @@ class Intake:
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
             received_at=received,
-            outcome=UNREADABLE,
-            problems=[Problem(ERROR, message)],
+            outcome=Outcome.UNREADABLE,
+            problems=[Problem(Level.ERROR, message)],
             archived_as=f"oversize/{keep_as}",
         )
         target = self._feedback_dir(None) / f"{Path(keep_as).stem}-phan-hoi.txt"

@@ -15,25 +15,36 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .periods import Period, PeriodError
+from .errors import PeriodError
+from .periods import Period
 from .problems import Problem
 
-ACCEPTED = "accepted"
-DUPLICATE = "duplicate"
-SUPERSEDED = "superseded"
-REJECTED = "rejected"
-UNREADABLE = "unreadable"
-OUTCOMES = (ACCEPTED, DUPLICATE, SUPERSEDED, REJECTED, UNREADABLE)
 
-OUTCOME_LABELS = {
-    ACCEPTED: "Đã tiếp nhận",
-    DUPLICATE: "Trùng tệp đã nhận",
-    SUPERSEDED: "Đã được thay bằng bản mới hơn",
-    REJECTED: "Trả lại để sửa",
-    UNREADABLE: "Không đọc được tệp",
+class Outcome(StrEnum):
+    """What became of a received file; stored as its value in the ledger."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+    REJECTED = "rejected"
+    UNREADABLE = "unreadable"
+
+    @property
+    def label(self) -> str:
+        """The Vietnamese words users read for this outcome."""
+        return _OUTCOME_LABELS[self]
+
+
+_OUTCOME_LABELS = {
+    Outcome.ACCEPTED: "Đã tiếp nhận",
+    Outcome.DUPLICATE: "Trùng tệp đã nhận",
+    Outcome.SUPERSEDED: "Đã được thay bằng bản mới hơn",
+    Outcome.REJECTED: "Trả lại để sửa",
+    Outcome.UNREADABLE: "Không đọc được tệp",
 }
 
 SCHEMA_VERSION = 2
@@ -78,7 +89,7 @@ class Submission:
     size: int
     mtime_ns: int
     received_at: dt.datetime
-    outcome: str
+    outcome: Outcome
     sha256: str | None = None
     branch_code: str | None = None
     period: str | None = None
@@ -101,7 +112,7 @@ class Submission:
 
     @property
     def counted(self) -> bool:
-        return self.outcome == ACCEPTED
+        return self.outcome == Outcome.ACCEPTED
 
     @property
     def period_obj(self) -> Period | None:
@@ -112,7 +123,7 @@ class Submission:
 
     @property
     def outcome_label(self) -> str:
-        return OUTCOME_LABELS[self.outcome]
+        return self.outcome.label
 
 
 def _json_default(value: Any) -> Any:
@@ -208,11 +219,11 @@ class Ledger:
             ),
         )
         sub.id = cursor.lastrowid
-        if sub.outcome == ACCEPTED:
+        if sub.outcome == Outcome.ACCEPTED:
             self._db.execute(
                 """UPDATE submissions SET outcome = ?, superseded_by = ?
                    WHERE outcome = ? AND branch_code = ? AND period = ? AND id != ?""",
-                (SUPERSEDED, sub.id, ACCEPTED, sub.branch_code, sub.period, sub.id),
+                (Outcome.SUPERSEDED, sub.id, Outcome.ACCEPTED, sub.branch_code, sub.period, sub.id),
             )
         return sub
 
@@ -245,11 +256,13 @@ class Ledger:
 
     def counted(self) -> list[Submission]:
         """Every counted return: accepted, the newest per branch and period."""
-        return self._rows(f"SELECT * FROM submissions WHERE outcome = '{ACCEPTED}' ORDER BY id")
+        return self._rows(
+            f"SELECT * FROM submissions WHERE outcome = '{Outcome.ACCEPTED}' ORDER BY id"
+        )
 
     def counted_for(self, branch_code: str, period: Period) -> Submission | None:
         rows = self._rows(
-            f"""SELECT * FROM submissions WHERE outcome = '{ACCEPTED}'
+            f"""SELECT * FROM submissions WHERE outcome = '{Outcome.ACCEPTED}'
                 AND branch_code = ? AND period = ? ORDER BY id DESC LIMIT 1""",
             (branch_code, period.code),
         )
@@ -263,7 +276,7 @@ class Ledger:
         """
         day_before = period.start - dt.timedelta(days=1)
         rows = self._rows(
-            f"""SELECT * FROM submissions WHERE outcome = '{ACCEPTED}' AND branch_code = ?
+            f"""SELECT * FROM submissions WHERE outcome = '{Outcome.ACCEPTED}' AND branch_code = ?
                 AND period_end = ? ORDER BY id DESC LIMIT 1""",
             (branch_code, day_before.isoformat()),
         )
@@ -291,7 +304,7 @@ def _from_row(row: sqlite3.Row) -> Submission:
         received_at=dt.datetime.fromisoformat(row["received_at"]),
         branch_code=row["branch_code"],
         period=row["period"],
-        outcome=row["outcome"],
+        outcome=Outcome(row["outcome"]),
         duplicate_of=row["duplicate_of"],
         superseded_by=row["superseded_by"],
         problems=[Problem.from_dict(p) for p in json.loads(row["problems"])],

@@ -7,11 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import TonghopError
-
-
-class LockBusy(TonghopError):
-    exit_code = 2
+from .errors import LockBusy
 
 
 class FileLock:

@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .errors import OfficeError
+
 _CANDIDATES = (
     "soffice",
     "libreoffice",
@@ -17,10 +19,6 @@ _CANDIDATES = (
     "/Applications/LibreOffice.app/Contents/MacOS/soffice",
     r"C:\Program Files\LibreOffice\program\soffice.exe",
 )
-
-
-class OfficeError(RuntimeError):
-    """LibreOffice is missing or failed; the message is Vietnamese."""
 
 
 def find_soffice() -> str | None:

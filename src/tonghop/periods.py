@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 
+from .errors import PeriodError, UsageError
+
 
 class PeriodKind(Enum):
     """The four kinds of reporting period, with the number of months each spans."""
@@ -30,10 +32,6 @@ class PeriodKind(Enum):
     def label(self) -> str:
         """Vietnamese name of the kind, as used in messages ("năm", "6 tháng", ...)."""
         return {"year": "năm", "half": "6 tháng", "quarter": "quý", "month": "tháng"}[self.value]
-
-
-class PeriodError(ValueError):
-    """A period code that cannot be understood; the message is Vietnamese."""
 
 
 _ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
@@ -205,3 +203,13 @@ def periods_between(first: Period, last: Period, kind: PeriodKind) -> list[Perio
         out.append(current)
         current = current.next()
     return out
+
+
+def parse_date(text: str) -> dt.date:
+    """A date typed on the command line or in a form: 2024-07-10 or 10/07/2024."""
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text.strip(), pattern).date()
+        except ValueError:
+            continue
+    raise UsageError(f"Không hiểu ngày «{text}». Hãy viết dạng 2024-07-10 hoặc 10/07/2024.")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
-ERROR = "error"
-WARNING = "warning"
+
+class Level(StrEnum):
+    """An error sends the return back; a warning lets it be counted, with a note."""
+
+    ERROR = "error"
+    WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -18,7 +23,7 @@ class Problem:
     expected and what to do.
     """
 
-    level: str
+    level: Level
     message: str
     field_id: str | None = None
     label: str | None = None
@@ -29,7 +34,7 @@ class Problem:
 
     @property
     def is_error(self) -> bool:
-        return self.level == ERROR
+        return self.level == Level.ERROR
 
     @property
     def level_label(self) -> str:
@@ -59,4 +64,5 @@ class Problem:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Problem:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+        fields = {k: data.get(k) for k in cls.__dataclass_fields__}
+        return cls(**{**fields, "level": Level(fields["level"])})

@@ -16,10 +16,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from .aggregate import Aggregate, BranchFigures, aggregate, counted_from
-from .config import Config, Workspace
+from .config import Config
 from .context import report_context
 from .errors import TonghopError
 from .form import FormSpec
+from .layout import Layout
 from .ledger import Ledger
 from .periods import Period
 from .report import ReportError, render_report, write_pdf
@@ -51,14 +52,14 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 
 def build(
-    workspace: Workspace, config: Config, form: FormSpec, ledger: Ledger, period: Period
+    workspace: Layout, config: Config, form: FormSpec, ledger: Ledger, period: Period
 ) -> tuple[Aggregate, list[Any]]:
     returns = counted_from(ledger.counted())
     return aggregate(form, config, returns, period), returns
 
 
 def write_status_page(
-    workspace: Workspace, config: Config, ledger: Ledger, period: Period, now: dt.datetime
+    workspace: Layout, config: Config, ledger: Ledger, period: Period, now: dt.datetime
 ) -> tuple[Path, PeriodStatus]:
     status = period_status(config, ledger, period, now)
     out_dir = workspace.period_outbox(period)
@@ -69,7 +70,7 @@ def write_status_page(
 
 
 def publish(
-    workspace: Workspace,
+    workspace: Layout,
     config: Config,
     form: FormSpec,
     ledger: Ledger,

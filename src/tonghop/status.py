@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .config import Config
-from .ledger import ACCEPTED, Ledger, Submission
+from .ledger import Ledger, Outcome, Submission
 from .periods import Period
 
 
@@ -31,7 +31,7 @@ class BranchStatus:
 
     @property
     def counted(self) -> bool:
-        return self.outcome == ACCEPTED
+        return self.outcome == Outcome.ACCEPTED
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -91,9 +91,9 @@ def period_status(config: Config, ledger: Ledger, period: Period, now: dt.dateti
         subs = by_branch.get(branch.code, [])
         row = BranchStatus(code=branch.code, name=branch.name, received=bool(subs))
         if subs:
-            counted = [s for s in subs if s.outcome == ACCEPTED]
+            counted = [s for s in subs if s.outcome == Outcome.ACCEPTED]
             shown = counted[-1] if counted else subs[-1]
-            row.outcome = ACCEPTED if counted else shown.outcome
+            row.outcome = Outcome.ACCEPTED if counted else shown.outcome
             row.outcome_label = shown.outcome_label
             row.received_at = shown.received_at
             row.versions = len(subs)

@@ -15,7 +15,8 @@ from typing import Any
 
 from openpyxl.utils.datetime import from_excel
 
-from .form import Field
+from .errors import ValueProblem
+from .form import Field, FieldType
 
 MAX_TEXT = 4000
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007]+")
@@ -25,10 +26,6 @@ _PLAIN = re.compile(r"^-?\d+([.,]\d+)?$")
 _MONEY_WORDS = re.compile(r"(đồng|đ|vnđ|vnd)$", re.IGNORECASE)
 _DATE_DMY = re.compile(r"^(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})$")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
-
-
-class ValueProblem(ValueError):
-    """The cell's content does not fit the field; ``str()`` is the Vietnamese explanation."""
 
 
 def nfc_text(value: str) -> str:
@@ -59,13 +56,13 @@ def coerce(field: Field, raw: Any) -> Any:
     """The typed value of ``raw`` for ``field``; None for a blank cell."""
     if is_blank(raw):
         return None
-    if field.type == "count":
+    if field.type == FieldType.COUNT:
         return _count(raw)
-    if field.type == "money":
+    if field.type == FieldType.MONEY:
         return _money(raw)
-    if field.type == "date":
+    if field.type == FieldType.DATE:
         return _date(raw)
-    if field.type == "choice":
+    if field.type == FieldType.CHOICE:
         return _choice(field, raw)
     return _text(raw)
 

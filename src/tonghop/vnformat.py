@@ -13,7 +13,8 @@ import math
 import unicodedata
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
-from tonghop.periods import roman
+from .errors import VnFormatError
+from .periods import roman
 
 __all__ = [
     "FILTERS",
@@ -32,10 +33,6 @@ Number = int | float | Decimal
 
 _BILLION = Decimal(1_000_000_000)
 _MILLION = Decimal(1_000_000)
-
-
-class VnFormatError(ValueError):
-    """A value that cannot be formatted; the message is Vietnamese."""
 
 
 def _nfc(text: str) -> str:

@@ -32,10 +32,11 @@ from typing import ClassVar, Protocol
 from ._observe import CHANGED, CLOSED, FOLDER, GONE, ObserverManager
 from ._rebuild import Build, PdfMaker, Publisher, Rebuilder
 from ._settle import Settler, Signature, signature_of
-from .config import Config, Workspace
+from .config import Config
 from .form import FormSpec
 from .intake import Intake, IntakeResult, local_now, scan_inbox
-from .ledger import ACCEPTED, OUTCOME_LABELS, Ledger
+from .layout import Layout
+from .ledger import Ledger, Outcome
 from .locking import FileLock, LockBusy
 from .office import find_soffice
 
@@ -263,7 +264,9 @@ class Watcher:
             self.taken += 1
             sub = result.submission
             if sub.period:
-                self.rebuilder.mark(sub.period, full=sub.outcome == ACCEPTED or result.recovered)
+                self.rebuilder.mark(
+                    sub.period, full=sub.outcome == Outcome.ACCEPTED or result.recovered
+                )
             if self.on_result:
                 self.on_result(result)
 
@@ -278,8 +281,7 @@ class Watcher:
 
 
 class _LogFormatter(logging.Formatter):
-    """``time<TAB>message``; warnings prefixed in Vietnamese; the intake's per-file line shows
-    the outcome's Vietnamese label instead of its code."""
+    """``time<TAB>message``; warnings and errors prefixed in Vietnamese."""
 
     _PREFIX: ClassVar[dict[int, str]] = {
         logging.WARNING: "CẢNH BÁO: ",
@@ -289,14 +291,6 @@ class _LogFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
-        args = record.args
-        if (
-            record.name == "tonghop.intake"
-            and isinstance(args, tuple)
-            and len(args) == 5
-            and args[3] in OUTCOME_LABELS
-        ):
-            message = str(record.msg) % (*args[:3], OUTCOME_LABELS[str(args[3])], args[4])
         stamp = self.formatTime(record, "%Y-%m-%d %H:%M:%S")
         text = f"{stamp}\t{self._PREFIX.get(record.levelno, '')}{message}"
         if record.exc_info:
@@ -351,7 +345,7 @@ class WatchOptions:
 
 
 def run_watch(
-    workspace: Workspace,
+    workspace: Layout,
     config: Config,
     form: FormSpec,
     options: WatchOptions | None = None,
@@ -373,7 +367,7 @@ def run_watch(
         # One process: the watcher's batches are small (a file in hand stops quickly), and a
         # kill -9 leaves no worker processes behind.
         with (
-            Ledger(workspace.archive / "ledger.sqlite3") as ledger,
+            Ledger(workspace.ledger) as ledger,
             Intake(workspace, config, form, ledger, clock=local_now, workers=1) as intake,
         ):
             publisher = Publisher(workspace, config, form, ledger)

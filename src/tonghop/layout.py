@@ -1,0 +1,104 @@
+"""The folders and files of a workspace, and making a new one.
+
+A workspace is a folder holding tonghop.toml, templates/, inbox/, outbox/, archive/ and logs/.
+:class:`Layout` only names the paths; nothing is read until asked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import CONFIG_NAME, FORM_NAME, Branch, Config, load_config
+from .errors import ConfigError, TonghopError
+from .periods import Period
+
+LEDGER_NAME = "ledger.sqlite3"
+# The workspace `tonghop init` copies: tonghop.toml and templates/ shipped with the package.
+DEFAULTS = Path(__file__).parent / "data" / "defaults"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of a workspace folder."""
+
+    home: Path
+
+    @classmethod
+    def locate(cls, home: str | os.PathLike[str] | None = None) -> Layout:
+        chosen = home or os.environ.get("TONGHOP_HOME") or "."
+        return cls(Path(chosen).resolve())
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_NAME
+
+    @property
+    def templates(self) -> Path:
+        return self.home / "templates"
+
+    @property
+    def form_path(self) -> Path:
+        return self.templates / FORM_NAME
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def ledger(self) -> Path:
+        return self.archive / LEDGER_NAME
+
+    def period_outbox(self, period: Period) -> Path:
+        return self.outbox / period.code
+
+    def create(self, source: Layout, *, branches: Sequence[Branch] | None = None) -> Layout:
+        """Make this folder a workspace: ``source``'s tonghop.toml and templates/, empty
+        inbox/, outbox/ and archive/. With ``branches``, they replace the copied list.
+        Templates already in the folder are kept."""
+        self.templates.mkdir(parents=True, exist_ok=True)
+        text = source.config_path.read_text(encoding="utf-8-sig")
+        if branches is not None:
+            text = text.split("[[branches]]", 1)[0].rstrip() + "\n"
+            text += "".join(
+                f'\n[[branches]]\ncode = "{b.code}"\nname = "{b.name}"\n' for b in branches
+            )
+        self.config_path.write_text(text, encoding="utf-8")
+        for item in source.templates.iterdir():
+            if item.is_file() and not (self.templates / item.name).exists():
+                shutil.copy2(item, self.templates / item.name)
+        for folder in (self.inbox, self.outbox, self.archive):
+            folder.mkdir(exist_ok=True)
+        return self
+
+    def load_config(self) -> Config:
+        if not self.config_path.is_file():
+            raise ConfigError(
+                f"Không tìm thấy tệp cấu hình {self.config_path}. Hãy chạy lệnh trong thư mục "
+                "làm việc, dùng --home THƯ_MỤC, hoặc tạo thư mục mới bằng «tonghop init THƯ_MỤC»."
+            )
+        return load_config(self.config_path)
+
+
+def create_workspace(folder: str | os.PathLike[str], *, source: Layout | None = None) -> Layout:
+    """Make ``folder`` a new workspace from ``source`` (default: the package's defaults);
+    refuses a folder that already has a tonghop.toml."""
+    layout = Layout(Path(folder).resolve())
+    if layout.config_path.exists():
+        raise TonghopError(f"Thư mục {layout.home} đã có tonghop.toml; không ghi đè.")
+    return layout.create(source or Layout(DEFAULTS))
