@@ -17,6 +17,9 @@ from tonghop.layout import Layout
 from tonghop.ledger import Ledger
 from tonghop.office import find_soffice
 from tonghop.periods import Period
+from tonghop.samples import sample_values
+
+from .helpers import FORM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,8 +55,9 @@ def ledger(workspace: Layout):
 
 
 def balanced_values(period: Period, members_start: int = 20, **changes: Any) -> dict[str, Any]:
-    """A valid return's values; ``changes`` override any field, members_end is rebalanced."""
-    values: dict[str, Any] = {
+    """A valid return's values (the one factory, tonghop.samples, from the numbers below);
+    ``changes`` are kept as given, the rest follows the form's rules."""
+    start: dict[str, Any] = {
         "members_start": members_start,
         "admitted": 2,
         "restored": 0,
@@ -90,28 +94,14 @@ def balanced_values(period: Period, members_start: int = 20, **changes: Any) -> 
         "prepared_on": "05/07/2024",
     }
     if period.kind.value == "year":
-        values |= {
+        start |= {
             "rated_excellent": 3,
             "rated_good": 15,
             "rated_completed": 3,
             "rated_failed": 0,
             "branch_rating": "HTTNV",
         }
-    values |= changes
-    if "members_end" not in changes:
-        values["members_end"] = (
-            values["members_start"]
-            + values["admitted"]
-            + values["restored"]
-            + values["transferred_in"]
-            - values["deceased"]
-            - values["expelled"]
-            - values["struck_off"]
-            - values["resigned"]
-            - values["transferred_out"]
-        )
-        values["commitments"] = min(values["commitments"], values["members_end"])
-    return values
+    return sample_values(FORM, period, "LT1", start=start, given=changes)
 
 
 MakeReturn = Callable[..., Path]

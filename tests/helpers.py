@@ -14,6 +14,7 @@ from tonghop.config import Config, load_config
 from tonghop.form import FormSpec, load_form
 from tonghop.periods import Period
 from tonghop.reader import Cell, Workbook
+from tonghop.samples import sample_values
 from tonghop.values import coerce
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,9 @@ def is_vietnamese(text: str) -> bool:
 
 
 def balance(values: dict[str, Any]) -> int:
-    """members_start + increases - decreases; numbers typed as text count, missing ones are 0."""
+    """members_start + increases - decreases, written out on its own: the oracle the tests of
+    the members_balance rule check the form against (the factory solves the rule itself).
+    Numbers typed as text count, missing ones are 0."""
 
     def number(fid: str) -> int:
         return coerce(FORM.field(fid), values.get(fid)) or 0
@@ -53,8 +56,8 @@ def balance(values: dict[str, Any]) -> int:
 
 
 def good_values(period: Period | str = "2024-H1", **changes: Any) -> dict[str, Any]:
-    """A return that passes every rule; ``changes`` override fields (members_end rebalanced
-    unless given)."""
+    """A return of LT1 that passes every rule, made by the one factory (tonghop.samples) from
+    the numbers below; ``changes`` are kept as given, members_end follows the form's rules."""
     period = Period.parse(period)
     values: dict[str, Any] = {
         "branch_code": "LT1",
@@ -102,10 +105,7 @@ def good_values(period: Period | str = "2024-H1", **changes: Any) -> dict[str, A
             "rated_failed": 1,
             "branch_rating": "HTTNV",
         }
-    values |= changes
-    if "members_end" not in changes:
-        values["members_end"] = balance(values)
-    return values
+    return sample_values(FORM, period, values["branch_code"], start=values, given=changes)
 
 
 def cell(field_id: str, value: Any = None, **kwargs: Any) -> Cell:

@@ -66,7 +66,7 @@ def test_check_exit_codes(run, workspace, make_return, tmp_path):
 
 def test_process_then_status(run, workspace, make_return, clock):
     make_return("LT1", "2024-H1")
-    make_return("LT2", "2024-H1", members_end=3)
+    make_return("LT2", "2024-H1", members_end=3, women=7)
     result = run("process")
     assert result.exit_code == 0, result.output
     assert "Đã tiếp nhận" in result.output and "Trả lại để sửa" in result.output
@@ -77,8 +77,8 @@ def test_process_then_status(run, workspace, make_return, clock):
     data = json.loads(status.output)
     rows = {b["code"]: b for b in data["branches"]}
     assert rows["LT1"]["outcome"] == "accepted" and rows["LT1"]["on_time"] is True
-    # balance, women and commitments each exceed the 3 members left
-    assert rows["LT2"]["outcome"] == "rejected" and rows["LT2"]["errors"] == 3
+    # the balance is off, and the 7 women exceed the 3 members left
+    assert rows["LT2"]["outcome"] == "rejected" and rows["LT2"]["errors"] == 2
     assert rows["TL1"]["received"] is False
     assert data["counted"] == 1 and data["missing"] == 13
 

@@ -314,7 +314,7 @@ def _run_rules(
             continue  # the field's own problem is already reported; don't pile on
         if _holds(rule, scope):
             continue
-        level = Level.ERROR if rule.level == Level.ERROR else Level.WARNING
+        level = rule.level
         message = _describe(rule, scope)
         if not rule.cells:  # a rule over no field (e.g. only period_kind): the whole file
             result.problems.append(Problem(level=level, message=message, rule=rule.id))

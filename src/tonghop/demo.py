@@ -25,6 +25,7 @@ from .layout import Layout
 from .ledger import Ledger
 from .periods import Period
 from .publish import Published, publish
+from .samples import sample_values
 
 DEMO_PERIODS = ("2020", "2021", "2022", "2023", "2024-H1")
 REPORT_PERIOD = "2024-H1"
@@ -96,7 +97,9 @@ def _spread(total: int, branches: int, periods: int, rng: random.Random) -> list
     return [cells[b * periods : (b + 1) * periods] for b in range(branches)]
 
 
-def demo_values(config: Config, seed: int = 2024) -> dict[str, list[dict[str, Any]]]:
+def demo_values(
+    config: Config, form: FormSpec, seed: int = 2024
+) -> dict[str, list[dict[str, Any]]]:
     """The filled values of every branch for each demo period, keyed by period code."""
     rng = random.Random(seed)
     n_branches, n_periods = len(config.branches), len(DEMO_PERIODS)
@@ -144,15 +147,8 @@ def demo_values(config: Config, seed: int = 2024) -> dict[str, list[dict[str, An
                 "resigned": resigned,
                 "transferred_out": extra["transferred_out"][b][p],
             }
-            end = (
-                members
-                + row["admitted"]
-                + row["restored"]
-                + row["transferred_in"]
-                - row["deceased"]
-                - gone
-                - row["transferred_out"]
-            )
+            # members_end follows from the form's own balance rule
+            end = sample_values(form, period, branch.code, given=row)["members_end"]
             row["members_end"] = end
             row["probationary"] = min(end, row["admitted"] + rng.randint(0, 1))
             row["confirmed"] = min(end, rng.randint(0, 2))
@@ -200,7 +196,7 @@ def run_demo(target: Path, source: Layout, *, pdf: bool = True) -> DemoResult:
 
     config = workspace.load_config()
     form: FormSpec = load_form(workspace.form_path)
-    values = demo_values(config)
+    values = demo_values(config, form)
     results: list[IntakeResult] = []
     with Ledger(workspace.ledger) as ledger:
         for code in DEMO_PERIODS:
