@@ -120,7 +120,7 @@ def totals(form: FormSpec, rows: list[BranchFigures]) -> dict[str, Any]:
 def percent(part: Any, whole: Any) -> float | None:
     if part is None or not whole:
         return None
-    return part * 100.0 / whole
+    return float(part) * 100.0 / float(whole)
 
 
 @dataclass

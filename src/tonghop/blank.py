@@ -16,11 +16,12 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.utils import quote_sheetname
+from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.pagebreak import Break
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .config import Branch, Config
@@ -170,8 +171,8 @@ def use_default_font(wb: Workbook) -> None:
     public API for it; call right after ``Workbook()``, before any cell is styled.
     """
     font = Font(name=FONT_NAME, size=FONT_SIZE, family=1)
-    wb._fonts = IndexedList([font])
-    wb._named_styles["Normal"].font = font
+    wb._fonts = IndexedList([font])  # type: ignore[attr-defined]
+    wb._named_styles["Normal"].font = font  # type: ignore[attr-defined]
 
 
 # --- layout -----------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def _first_input_cell(ws: Worksheet, last_row: int) -> str:
     for row in range(1, last_row + 1):
         cell = ws[f"{VALUE_COLUMN}{row}"]
         if cell.protection.locked is False:
-            return cell.coordinate
+            return str(cell.coordinate)
     return f"{VALUE_COLUMN}1"
 
 
@@ -315,7 +316,7 @@ def _page_setup(ws: Worksheet, last_row: int) -> None:
     ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = 0.5
     ws.page_margins.right = 0.5
@@ -323,9 +324,7 @@ def _page_setup(ws: Worksheet, last_row: int) -> None:
     ws.page_margins.bottom = 0.6
     ws.page_margins.header = 0.3
     ws.page_margins.footer = 0.3
-    ws.oddFooter.center.text = "Trang &P/&N"
-    ws.oddFooter.center.font = f"{FONT_NAME},Regular"
-    ws.oddFooter.center.size = 10
+    page_number_footer(ws, FONT_NAME)
 
 
 # A4 height less the top and bottom margins, in points, with a little room for rounding.
@@ -402,18 +401,28 @@ def _validation_for(ws: Worksheet, field: Field) -> DataValidation:
     return validation
 
 
+def page_number_footer(sheet: Worksheet, font_name: str) -> None:
+    """«Trang 1/2» at the foot of every printed page."""
+    footer = sheet.oddFooter
+    assert footer is not None  # openpyxl makes it with the sheet
+    footer.center.text = "Trang &P/&N"
+    footer.center.font = f"{font_name},Regular"
+    footer.center.size = 10
+
+
 def _choice_formula(ws: Worksheet, field: Field) -> str:
     """An inline list when Excel allows it, else a range on a hidden list sheet."""
     inline = ",".join(field.choices)
     if len(inline) <= _LIST_LIMIT and not any("," in c or '"' in c for c in field.choices):
         return f'"{inline}"'
     wb = ws.parent
+    assert wb is not None
     lists = wb["Danh mục"] if "Danh mục" in wb.sheetnames else wb.create_sheet("Danh mục")
     lists.sheet_state = "hidden"
     column = lists.max_column + 1 if lists.max_row > 1 or lists["A1"].value else 1
     for number, choice in enumerate(field.choices, start=1):
         lists.cell(row=number, column=column, value=choice)
-    letter = lists.cell(row=1, column=column).column_letter
+    letter = get_column_letter(column)
     return f"{quote_sheetname(lists.title)}!${letter}$1:${letter}${len(field.choices)}"
 
 

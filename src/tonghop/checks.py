@@ -127,7 +127,7 @@ def _locate(workbook: Workbook, field_id: str) -> Cell | None:
 
 
 def _problem(
-    level: str, message: str, fld: Field | None, cell: Cell | None, found: Any = None
+    level: Level, message: str, fld: Field | None, cell: Cell | None, found: Any = None
 ) -> Problem:
     return Problem(
         level=level,

@@ -23,9 +23,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import quote_sheetname
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .blank import FONT_NAME, INPUT_FILL_COLOR, ascii_slug, use_default_font
+from .blank import FONT_NAME, INPUT_FILL_COLOR, ascii_slug, page_number_footer, use_default_font
 from .problems import Problem
 
 FEEDBACK_SHEET = "Phản hồi"
@@ -399,14 +400,12 @@ def _write_problem_sheet(
     sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     sheet.page_margins.left = sheet.page_margins.right = 0.5
     sheet.print_options.horizontalCentered = True
     sheet.page_margins.top = sheet.page_margins.bottom = 0.6
     sheet.page_margins.header = sheet.page_margins.footer = 0.3
-    sheet.oddFooter.center.text = "Trang &P/&N"
-    sheet.oddFooter.center.font = f"{FONT_NAME},Regular"
-    sheet.oddFooter.center.size = 10
+    page_number_footer(sheet, FONT_NAME)
     sheet.freeze_panes = f"A{header_row + 1}"
 
 

@@ -100,7 +100,7 @@ class Rule:
         return bool(self._compiled(values))
 
     def describe(self, values: dict[str, Any]) -> str:
-        return self._message_template.render(**values)
+        return str(self._message_template.render(**values))
 
     def __getstate__(self) -> dict[str, Any]:
         # Compiled expressions and templates are rebuilt on demand, never pickled.
@@ -296,14 +296,14 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
         raise item.fail("id", f"«{field_id}» chỉ được gồm chữ thường không dấu, chữ số và _.")
     kind_text = item.text_value("type", FieldType.COUNT)
     if kind_text not in {t.value for t in FieldType}:
-        choices = ", ".join(FieldType)
-        raise item.fail("type", f"«{kind_text}» không hợp lệ; dùng một trong: {choices}.")
+        known = ", ".join(FieldType)
+        raise item.fail("type", f"«{kind_text}» không hợp lệ; dùng một trong: {known}.")
     kind = FieldType(kind_text)
     numeric = kind in (FieldType.COUNT, FieldType.MONEY)
     total_text = item.text_value("total", Total.FLOW if numeric else Total.NONE)
     if total_text not in {t.value for t in Total}:
-        choices = ", ".join(Total)
-        raise item.fail("total", f"«{total_text}» không hợp lệ; dùng một trong: {choices}.")
+        known = ", ".join(Total)
+        raise item.fail("total", f"«{total_text}» không hợp lệ; dùng một trong: {known}.")
     total = Total(total_text)
     required = item.data.get("required", False)
     if not isinstance(required, bool):

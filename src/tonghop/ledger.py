@@ -285,7 +285,8 @@ class Ledger:
         return {**rows[0].values, "period": rows[0].period}
 
     def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+        count: int = self._db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+        return count
 
     def periods(self) -> list[str]:
         rows = self._db.execute(

@@ -64,5 +64,13 @@ class Problem:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Problem:
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__}
-        return cls(**{**fields, "level": Level(fields["level"])})
+        return cls(
+            level=Level(data["level"]),
+            message=str(data["message"]),
+            field_id=data.get("field_id"),
+            label=data.get("label"),
+            sheet=data.get("sheet"),
+            cell=data.get("cell"),
+            found=data.get("found"),
+            rule=data.get("rule"),
+        )

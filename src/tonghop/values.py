@@ -122,7 +122,8 @@ def _date(raw: Any) -> dt.date:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if 1 <= raw < 2958466:
             try:
-                return from_excel(raw).date()
+                moment: dt.datetime = from_excel(raw)
+                return moment.date()
             except (OverflowError, ValueError):  # a time past 31/12/9999 rounds out of range
                 pass
         raise ValueProblem("Ô này cần một ngày (ví dụ 16/06/2024).")

@@ -33,11 +33,12 @@ from ._observe import CHANGED, CLOSED, FOLDER, GONE, ObserverManager
 from ._rebuild import Build, PdfMaker, Publisher, Rebuilder
 from ._settle import Settler, Signature, signature_of
 from .config import Config
+from .errors import LockBusy
 from .form import FormSpec
 from .intake import Intake, IntakeResult, local_now, scan_inbox
 from .layout import Layout
 from .ledger import Ledger, Outcome
-from .locking import FileLock, LockBusy
+from .locking import FileLock
 from .office import find_soffice
 
 log = logging.getLogger("tonghop.watch")
