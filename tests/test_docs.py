@@ -6,6 +6,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from tools.cli_reference import reference
+
 from tonghop.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,3 +38,28 @@ def test_user_documents_are_nfc():
     for path in [GUIDE, ROOT / "templates" / "form.toml", ROOT / "tonghop.toml"]:
         text = path.read_text(encoding="utf-8")
         assert unicodedata.is_normalized("NFC", text), path
+
+
+def _documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_every_link_in_the_docs_points_inside_the_clone():
+    """A user's clone has only the repository: no link may leave it or point at nothing."""
+    link = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)|`(\.\./[^`]+)`")
+    for doc in _documents():
+        text = doc.read_text(encoding="utf-8")
+        for match in link.finditer(text):
+            target = match.group(1) or match.group(2)
+            if re.match(r"[a-z]+://", target):
+                continue
+            resolved = (doc.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT), f"{doc.name}: {target} leaves the repository"
+            assert resolved.exists(), f"{doc.name}: {target} does not exist"
+
+
+def test_command_reference_is_what_the_commands_print():
+    committed = (ROOT / "docs" / "cac-lenh.md").read_text(encoding="utf-8")
+    assert committed == reference(), (
+        "docs/cac-lenh.md is stale: run .venv/bin/python tools/cli_reference.py > docs/cac-lenh.md"
+    )
