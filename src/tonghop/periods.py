@@ -142,10 +142,6 @@ class Period:
         """The (year, month) pairs this period covers."""
         return [(self.year, m) for m in range(self.first_month, self.last_month + 1)]
 
-    def contains(self, other: Period) -> bool:
-        """True when ``other`` lies wholly inside this period (a period contains itself)."""
-        return self.start <= other.start and other.end <= self.end
-
     def overlaps(self, other: Period) -> bool:
         return self.start <= other.end and other.start <= self.end
 
@@ -192,17 +188,6 @@ def roman(number: int) -> str:
     tens, rest = divmod(number, 10)
     units = ["", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX"]
     return "X" * tens + units[rest]
-
-
-def periods_between(first: Period, last: Period, kind: PeriodKind) -> list[Period]:
-    """All periods of ``kind`` from the one containing ``first.start`` to ``last.end``."""
-    span = kind.months
-    current = Period.from_months(first.year, (first.first_month - 1) // span * span + 1, span)
-    out: list[Period] = []
-    while current.start <= last.end:
-        out.append(current)
-        current = current.next()
-    return out
 
 
 def parse_date(text: str) -> dt.date:

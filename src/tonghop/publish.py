@@ -64,7 +64,7 @@ def write_status_page(
     status = period_status(config, ledger, period, now)
     out_dir = workspace.period_outbox(period)
     page = atomic_write_text(
-        out_dir / STATUS_NAME, render_status_html(status, config.committee.name, out_dir)
+        out_dir / STATUS_NAME, render_status_html(status, config.committee.name)
     )
     return page, status
 

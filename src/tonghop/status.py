@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -116,7 +115,7 @@ _ENV = Environment(
 )
 
 
-def render_status_html(status: PeriodStatus, committee_name: str, outbox_period: Path) -> str:
+def render_status_html(status: PeriodStatus, committee_name: str) -> str:
     template = _ENV.get_template("status.html")
 
     def link(target: str | None) -> str | None:
