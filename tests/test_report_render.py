@@ -129,11 +129,17 @@ def test_an_edited_template_is_read_again(tmp_path):
     assert docx.Document(str(out)).paragraphs[0].text.startswith("Bản B: ")
 
 
-def test_an_unchanged_template_is_prepared_once(tmp_path, monkeypatch):
-    template = word_like_template(tmp_path / "mau.docx")
-    prepared = []
+def count_preparations(monkeypatch) -> list[int]:
+    prepared: list[int] = []
     original = _docxtemplate._compile
     monkeypatch.setattr(_docxtemplate, "_compile", lambda *a: prepared.append(1) or original(*a))
+    return prepared
+
+
+def test_an_unchanged_template_is_prepared_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = word_like_template(tmp_path / "mau.docx")
+    prepared = count_preparations(monkeypatch)
     for name in ("a.docx", "b.docx", "c.docx"):
         render_report(template, sample_context(signature="x"), tmp_path / name)
     assert len(prepared) == 1
@@ -194,3 +200,39 @@ def test_text_with_line_breaks_and_tabs_becomes_word_breaks(tmp_path):
     paragraph = docx.Document(str(out)).paragraphs[0]
     assert paragraph._p.findall(f".//{qn('w:br')}") and paragraph._p.findall(f".//{qn('w:tab')}")
     assert paragraph.text == "dòng 1\ndòng 2\tcột"
+
+
+def test_a_new_process_takes_the_prepared_template_from_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = word_like_template(tmp_path / "mau.docx")
+    prepared = count_preparations(monkeypatch)
+    render_report(template, sample_context(signature="x"), tmp_path / "a.docx")
+    assert len(prepared) == 1
+    assert len(list((tmp_path / "cache" / "tonghop" / "report-templates").glob("*.bin"))) == 1
+    _docxtemplate._cache.clear()  # what a new `tonghop report` starts with
+    out = render_report(template, sample_context(signature="x"), tmp_path / "b.docx")
+    assert len(prepared) == 1
+    texts = [p.text for p in docx.Document(str(out)).paragraphs]
+    assert f"Đơn vị: {sample_context()['committee']['name']}" in texts
+    # its errors still name the paragraph: the Jinja source came back from disk too
+    with pytest.raises(ReportTemplateError, match="tại đoạn «Chưa nộp: "):
+        render_report(template, sample_context(signature="x", missing=5), tmp_path / "c.docx")
+
+
+def test_a_damaged_or_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    template = word_like_template(tmp_path / "mau.docx")
+    prepared = count_preparations(monkeypatch)
+    render_report(template, sample_context(signature="x"), tmp_path / "a.docx")
+    (stored,) = (tmp_path / "cache" / "tonghop" / "report-templates").glob("*.bin")
+    stored.write_bytes(stored.read_bytes()[:100])
+    _docxtemplate._cache.clear()
+    out = render_report(template, sample_context(signature="x"), tmp_path / "b.docx")
+    assert len(prepared) == 2 and docx.Document(str(out)).tables
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    _docxtemplate._cache.clear()
+    out = render_report(template, sample_context(signature="x"), tmp_path / "c.docx")
+    assert len(prepared) == 3 and docx.Document(str(out)).tables
