@@ -22,6 +22,7 @@ That only matters when the template repeats table cells (``{%tc %}``, ``{% hm %}
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import marshal
 import os
@@ -240,13 +241,25 @@ def cache_folder() -> Path:
 
 
 def _recipe(make_env: Callable[[], Environment]) -> str | None:
-    """What a prepared template depends on besides the template; ``None``: do not keep it."""
-    from importlib.metadata import version
+    """What a prepared template depends on besides the template; ``None``: do not keep it.
+
+    The files themselves (their size and modification time) stand for the versions of Jinja,
+    docxtpl and our own code: reading the installed versions' metadata costs more than the
+    rest of a small report's preparation, and docxtpl is not imported unless it is needed.
+    """
+    import jinja2
 
     try:
-        own = {Path(__file__), Path(sys.modules[make_env.__module__].__file__ or __file__)}
-        stamps = sorted(f"{p.name}:{p.stat().st_mtime_ns}" for p in own)
-        return f"{sys.version}|jinja2 {version('jinja2')}|docxtpl {version('docxtpl')}|{stamps}"
+        found = importlib.util.find_spec("docxtpl")
+        docxtpl_folder = Path(found.origin if found and found.origin else "").parent
+        files = [
+            Path(jinja2.__file__ or "").with_name("compiler.py"),
+            docxtpl_folder / "template.py",
+            Path(__file__),
+            Path(sys.modules[make_env.__module__].__file__ or __file__),
+        ]
+        stamps = [f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
+        return "|".join([sys.version, jinja2.__version__, *stamps])
     except Exception:
         return None
 
