@@ -373,10 +373,13 @@ def _check_well_formed(data: bytes) -> None:
 def _after_render(xml: str) -> str:
     """What docxtpl's render_xml_part does to Jinja's output."""
     xml = xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
-    xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+    if "{_" in xml or "_}" in xml:  # docxtpl's escapes for a literal {{ }} or {% %}
+        xml = (
+            xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+        )
     # resolve_listing rewrites every paragraph with Python regexes; most reports have no text
     # with a tab or line break, and a 5,000-branch appendix then costs seconds for nothing.
-    if _LISTING_CHARS.search(xml) is None:
+    if not any(char in xml for char in "\t\a\n\f") or _LISTING_CHARS.search(xml) is None:
         return xml
     return str(_docxtpl().resolve_listing(xml))
 
