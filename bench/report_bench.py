@@ -213,6 +213,54 @@ def openpyxl_book(agg, form, config, path: Path) -> None:
     book.save(path)
 
 
+# Where the command's time goes: the same `tonghop report` in a child process, with wall-clock
+# timers around the steps of publish() (and the imports before them).
+PHASES = """
+import sys, time
+started = time.perf_counter()
+import tonghop.cli as cli, tonghop.publish as publish
+from tonghop.ledger import Ledger
+imported = time.perf_counter() - started
+spent = {}
+def timed(owner, name, label):
+    inner = getattr(owner, name)
+    def outer(*args, **kwargs):
+        begin = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - begin
+    setattr(owner, name, outer)
+timed(Ledger, "counted", "ledger.counted")
+timed(publish, "aggregate", "aggregate")
+timed(publish, "write_status_page", "status page (ledger + html)")
+timed(publish, "report_context", "report context")
+timed(publish, "render_report", "Word report")
+timed(publish, "write_aggregate_workbook", "workbook")
+begin = time.perf_counter()
+try:
+    cli.main()
+except SystemExit:
+    pass
+ran = time.perf_counter() - begin
+rest = ran - sum(spent.values())
+parts = [f"imports {imported:.2f}"] + [f"{k} {v:.2f}" for k, v in spent.items()]
+print(", ".join(parts + [f"rest {rest:.2f}"]), file=sys.stderr)
+"""
+
+
+def phases(command: list[str], cache: Path) -> str:
+    environment = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    result = subprocess.run(
+        [sys.executable, "-c", PHASES, *command[1:]],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    return result.stderr.strip()
+
+
 def main() -> None:
     arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
     sizes = [int(a) for a in arguments] or [300, 5000]
@@ -241,6 +289,7 @@ def main() -> None:
                 f"command / floor = {elapsed / (start_up + floor):.1f}x"
             )
             print(f"       outputs: {sizes_kb}")
+            print(f"       where it goes (s): {phases(command, Path(folder) / f'cache-{size}')}")
             if "--workbook" in sys.argv and size == max(sizes):
                 workbook_writers(workspace, Path(folder))
             shutil.rmtree(home)
