@@ -236,3 +236,17 @@ def test_a_damaged_or_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
     _docxtemplate._cache.clear()
     out = render_report(template, sample_context(signature="x"), tmp_path / "c.docx")
     assert len(prepared) == 3 and docx.Document(str(out)).tables
+
+
+def test_a_tag_that_cuts_across_a_table_is_reported_not_written(tmp_path):
+    """{% if %} in a paragraph and {% endif %} inside a table: the result is not XML."""
+    document = docx.Document()
+    document.add_paragraph("Mở đầu {% if missing|length > 100 %}đoạn bị cắt")
+    table = document.add_table(rows=1, cols=1)
+    table.cell(0, 0).text = "ô {% endif %} cuối"
+    document.save(str(tmp_path / "mau.docx"))
+    out = tmp_path / "bc.docx"
+    with pytest.raises(ReportTemplateError, match="không còn hợp lệ") as info:
+        render_report(tmp_path / "mau.docx", sample_context(), out)
+    assert str(info.value).startswith("Mẫu báo cáo ") and "mau.docx" in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mau.docx"]
