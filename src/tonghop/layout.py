@@ -17,8 +17,19 @@ from .errors import ConfigError, TonghopError
 from .periods import Period
 
 LEDGER_NAME = "ledger.sqlite3"
-# The workspace `tonghop init` copies: tonghop.toml and templates/ shipped with the package.
-DEFAULTS = Path(__file__).parent / "data" / "defaults"
+
+
+def _defaults() -> Path:
+    """The workspace `tonghop init` copies. A wheel ships it in tonghop/data/defaults/ (copied
+    by setup.py at build time); a source tree (an editable install) has its one copy at the
+    repository root."""
+    packaged = Path(__file__).parent / "data" / "defaults"
+    if (packaged / CONFIG_NAME).is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent.parent
+
+
+DEFAULTS = _defaults()
 
 
 @dataclass(frozen=True)

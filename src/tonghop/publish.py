@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-
-from .aggregate import Aggregate, BranchFigures, aggregate, counted_from
+from .aggregate import Aggregate, aggregate, counted_from
 from .config import Config
 from .context import report_context
 from .errors import TonghopError
@@ -110,65 +107,66 @@ def publish(
 
 
 # --- the aggregate workbook --------------------------------------------------------------
+# XlsxWriter, row by row in constant-memory mode: each row goes to disk as it is written, and
+# only the few heading and total cells carry a format. (openpyxl's write-only mode makes a
+# cell object per value and took 1.2 s for 5,000 branches against 0.95 s here; XlsxWriter
+# also imports in a quarter of the time. Measured by bench/report_bench.py --workbook.)
+_BOOK_OPTIONS = {
+    "constant_memory": True,
+    # a branch's name or a figure is data, never a formula or a link
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "nan_inf_to_errors": True,
+}
+_FONT = "Times New Roman"
 
 
 def write_aggregate_workbook(agg: Aggregate, form: FormSpec, config: Config, path: Path) -> Path:
     """tong-hop-so-lieu.xlsx: one row per branch and a total row, for the period and the term."""
+    import xlsxwriter
+
     keys = [f.id for f in form.number_fields(agg.period.kind)] + [d.id for d in form.derived]
     labels = {f.id: f.label for f in form.fields.values()} | {d.id: d.label for d in form.derived}
-    book = Workbook(write_only=True)
     period_label = agg.period.label
     term_label = f"Lũy kế từ đầu nhiệm kỳ {config.committee.term} đến hết {period_label}"
-    _aggregate_sheet(book, "Trong kỳ", f"Số liệu {period_label}", keys, labels, agg.rows, agg.total)
-    _aggregate_sheet(book, "Lũy kế nhiệm kỳ", term_label, keys, labels, agg.term_rows, agg.term)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.xlsx")
-    book.save(temp)
+    book = xlsxwriter.Workbook(str(temp), _BOOK_OPTIONS)
+    try:
+        bold = book.add_format({"font_name": _FONT, "bold": True})
+        heading = book.add_format(
+            {"font_name": _FONT, "bold": True, "text_wrap": True, "valign": "top"}
+            | {"align": "center"}
+        )
+        sheets = [
+            ("Trong kỳ", f"Số liệu {period_label}", agg.rows, agg.total),
+            ("Lũy kế nhiệm kỳ", term_label, agg.term_rows, agg.term),
+        ]
+        for title, heading_text, rows, total in sheets:
+            sheet = book.add_worksheet(title)
+            sheet.freeze_panes(3, 3)  # D4: the headings and the branch columns stay in view
+            sheet.set_column(0, 0, 6)
+            sheet.set_column(1, 1, 10)
+            sheet.set_column(2, 2, 40)
+            sheet.write(0, 0, heading_text, bold)
+            columns = ["STT", "Mã", "Chi bộ", "Đã nộp"] + [labels[k] for k in keys]
+            sheet.write_row(1, 0, columns, heading)
+            # Field ids under the labels let the superior level take the figures in by machine.
+            sheet.write_row(2, 0, ["", "code", "name", "reported", *keys])
+            line = 3
+            for number, row in enumerate(rows, start=1):
+                values = row.values
+                reported = "Có" if row.reported else "Chưa"
+                sheet.write_row(line, 0, [number, row.branch.code, row.branch.name, reported])
+                sheet.write_row(line, 4, [values.get(k) for k in keys])
+                line += 1
+            count = sum(r.reported for r in rows)
+            sheet.write(line, 2, "Tổng cộng", bold)
+            sheet.write(line, 3, count, bold)
+            sheet.write_row(line, 4, [total.get(k) for k in keys], bold)
+        book.close()
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     os.replace(temp, path)
     return path
-
-
-def _aggregate_sheet(
-    book: Workbook,
-    title: str,
-    heading: str,
-    keys: list[str],
-    labels: dict[str, str],
-    rows: list[BranchFigures],
-    total: dict[str, Any],
-) -> None:
-    from openpyxl.cell import WriteOnlyCell
-
-    sheet = book.create_sheet(title)
-    sheet.freeze_panes = "D4"
-    sheet.column_dimensions["A"].width = 6
-    sheet.column_dimensions["B"].width = 10
-    sheet.column_dimensions["C"].width = 40
-    bold = Font(name="Times New Roman", bold=True)
-    wrap = Alignment(wrap_text=True, vertical="top", horizontal="center")
-
-    def styled(value: Any, *, font: Font | None = None, align: Alignment | None = None) -> Any:
-        cell = WriteOnlyCell(sheet, value=value)
-        if font:
-            cell.font = font
-        if align:
-            cell.alignment = align
-        return cell
-
-    sheet.append([styled(heading, font=bold)])
-    sheet.append(
-        [styled(x, font=bold, align=wrap) for x in ["STT", "Mã", "Chi bộ", "Đã nộp"]]
-        + [styled(labels[k], font=bold, align=wrap) for k in keys]
-    )
-    # Field ids under the labels let the superior level take the figures in by machine.
-    sheet.append(["", "code", "name", "reported", *keys])
-    for number, row in enumerate(rows, start=1):
-        sheet.append(
-            [number, row.branch.code, row.branch.name, "Có" if row.reported else "Chưa"]
-            + [row.values.get(k) for k in keys]
-        )
-    reported = sum(r.reported for r in rows)
-    sheet.append(
-        [styled("", font=bold), "", styled("Tổng cộng", font=bold), styled(reported, font=bold)]
-        + [styled(total.get(k), font=bold) for k in keys]
-    )

@@ -16,21 +16,19 @@ import re
 import shutil
 import tempfile
 import unicodedata
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import docx
 import jinja2
-from docx.opc.exceptions import PackageNotFoundError
-from docxtpl import DocxTemplate
 from jinja2 import Environment, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from lxml import etree
 from markupsafe import Markup
 
 from tonghop import office
+from tonghop._docxtemplate import NotADocx, compiled_template, fill, write_package
 from tonghop.errors import TonghopError
 from tonghop.vnformat import FILTERS, VnFormatError
 
@@ -207,36 +205,18 @@ def _snippet(xml_line: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# A tab, newline, bell or form feed inside a run's text: the only thing resolve_listing changes.
-_LISTING_CHARS = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
-
-
-class _Template(DocxTemplate):
-    """DocxTemplate that notes which paragraph of which part a Jinja error came from."""
-
-    def resolve_listing(self, xml):  # type: ignore[override]
-        # docxtpl rewrites every paragraph with Python regexes; most reports have no text
-        # with a tab or line break, and a 5,000-branch appendix then costs seconds for nothing.
-        if _LISTING_CHARS.search(xml) is None:
-            return xml
-        return super().resolve_listing(xml)
-
-    def render_xml_part(self, src_xml, part, context, jinja_env=None):  # type: ignore[override]
-        try:
-            return super().render_xml_part(src_xml, part, context, jinja_env)
-        except Exception as exc:
-            if isinstance(exc, TemplateSyntaxError):
-                # at the end of the template the line says nothing about where the block opened
-                unclosed = "end of template" in (exc.message or "").lower()
-                line = None if unclosed else exc.lineno
-            else:
-                line = _template_line(exc.__traceback__)
-            # docxtpl renders with a newline before each paragraph; number lines the same way.
-            lines = re.sub(r"<w:p([ >])", r"\n<w:p\1", src_xml).splitlines()
-            if line and 0 < line <= len(lines):
-                exc.tonghop_snippet = _snippet(lines[line - 1])  # type: ignore[attr-defined]
-            exc.tonghop_part = str(getattr(part, "partname", ""))  # type: ignore[attr-defined]
-            raise
+def _annotate(exc: BaseException, source: str, partname: str) -> None:
+    """Note on ``exc`` which part, and which paragraph of it, a Jinja error came from."""
+    if isinstance(exc, TemplateSyntaxError):
+        # at the end of the template the line says nothing about where the block opened
+        unclosed = "end of template" in (exc.message or "").lower()
+        line = None if unclosed else exc.lineno
+    else:
+        line = _template_line(exc.__traceback__)
+    lines = source.splitlines()  # one paragraph a line, as docxtpl numbers them
+    if line and 0 < line <= len(lines):
+        exc.tonghop_snippet = _snippet(lines[line - 1])  # type: ignore[attr-defined]
+    exc.tonghop_part = str(partname)  # type: ignore[attr-defined]
 
 
 def _template_error(template_path: Path, exc: BaseException) -> ReportTemplateError:
@@ -285,15 +265,20 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path) 
     out_path = Path(out_path)
     if not template_path.is_file():
         raise ReportTemplateError(f"Không tìm thấy mẫu báo cáo {_display(template_path)}.")
-    template = _Template(str(template_path))
     try:
-        template.init_docx()
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        template, _ = compiled_template(template_path, make_environment, _annotate)
+        rendered = fill(template, context, _annotate)
+    except OSError as exc:
+        raise ReportTemplateError(f"Không đọc được mẫu báo cáo {_display(template_path)}.") from exc
+    except NotADocx as exc:
         raise ReportTemplateError(
             f"Mẫu báo cáo {_display(template_path)} không phải tệp Word (.docx) hợp lệ."
         ) from exc
-    try:
-        template.render(context, make_environment(), autoescape=True)
+    except etree.XMLSyntaxError as exc:
+        raise ReportTemplateError(
+            f"Mẫu báo cáo {_display(template_path)} có lỗi: sau khi điền dữ liệu, tệp Word "
+            "không còn hợp lệ (có thể do thẻ {%p %}, {%tr %} đặt sai chỗ)."
+        ) from exc
     except Exception as exc:  # any failure inside the template is the template's problem
         raise _template_error(template_path, exc) from exc
 
@@ -305,16 +290,10 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path) 
             f"Không tạo được thư mục hoặc tệp trong {_display(out_path.parent)}."
         ) from exc
     try:
-        template.save(str(temporary))
-        docx.Document(str(temporary))  # the result must open again
-    except Exception as exc:
+        write_package(template, rendered, temporary)
+    except OSError as exc:
         temporary.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ReportWriteError(f"Không ghi được tệp {_display(out_path)}.") from exc
-        raise ReportTemplateError(
-            f"Mẫu báo cáo {_display(template_path)} có lỗi: sau khi điền dữ liệu, tệp Word "
-            "không còn hợp lệ (có thể do thẻ {%p %}, {%tr %} đặt sai chỗ)."
-        ) from exc
+        raise ReportWriteError(f"Không ghi được tệp {_display(out_path)}.") from exc
     _replace(temporary, out_path)
     return out_path
 
