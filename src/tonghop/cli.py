@@ -244,8 +244,7 @@ def process(env: Env) -> None:
     config, form = env.config, env.form
     lock = FileLock(env.workspace.archive / "intake.lock", what="tiến trình tiếp nhận")
     with lock, env.ledger() as ledger:
-        with Intake(env.workspace, config, form, ledger, clock=env.clock) as intake:
-            results = intake.process_inbox()
+        results = Intake(env.workspace, config, form, ledger, clock=env.clock).process_inbox()
         touched = {r.submission.period for r in results if r.submission.period}
         for code in sorted(touched):
             write_status_page(env.workspace, config, ledger, Period.parse(code), env.clock())

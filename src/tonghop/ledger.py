@@ -26,7 +26,6 @@ DUPLICATE = "duplicate"
 SUPERSEDED = "superseded"
 REJECTED = "rejected"
 UNREADABLE = "unreadable"
-OUTCOMES = (ACCEPTED, DUPLICATE, SUPERSEDED, REJECTED, UNREADABLE)
 
 OUTCOME_LABELS = {
     ACCEPTED: "Đã tiếp nhận",

@@ -370,12 +370,8 @@ def run_watch(
     undo_logging = configure_logging(workspace.logs, console=options.console_log)
     intake_lock = FileLock(workspace.archive / "intake.lock", what="tiến trình tiếp nhận")
     try:
-        # One process: the watcher's batches are small (a file in hand stops quickly), and a
-        # kill -9 leaves no worker processes behind.
-        with (
-            Ledger(workspace.archive / "ledger.sqlite3") as ledger,
-            Intake(workspace, config, form, ledger, clock=local_now, workers=1) as intake,
-        ):
+        with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+            intake = Intake(workspace, config, form, ledger, clock=local_now)
             publisher = Publisher(workspace, config, form, ledger)
             convert = publisher.make_pdf if options.pdf and find_soffice() else None
 
