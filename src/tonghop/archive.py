@@ -59,8 +59,12 @@ class Archive:
         folders: set[Path] = set()
         for sha256, data in blobs.items():
             target = self.path_of(sha256)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as handle:
+            try:
+                handle = open(target, "wb")  # noqa: SIM115 (closed just below)
+            except FileNotFoundError:  # the first object under this prefix
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle = open(target, "wb")  # noqa: SIM115
+            with handle:
                 handle.write(data)
                 if _SYNC_ALL is None:
                     handle.flush()

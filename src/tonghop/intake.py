@@ -343,8 +343,11 @@ class Intake:
 
     # --- helpers -----------------------------------------------------------------------
     def _source_name(self, path: Path) -> str:
+        inbox = self.workspace.inbox
+        if path.is_relative_to(inbox):  # as scan_inbox and the watcher name them
+            return path.relative_to(inbox).as_posix()
         try:
-            return path.resolve().relative_to(self.workspace.inbox.resolve()).as_posix()
+            return path.resolve().relative_to(inbox.resolve()).as_posix()
         except ValueError:
             return path.name
 
