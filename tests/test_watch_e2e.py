@@ -375,6 +375,36 @@ def test_same_return_twice_and_a_correction_after_a_rejected_one(tmp_path, watch
     print(f"\nledger: {outcomes}; report: 2 branches, {figures['funds_mobilized']:,} đồng")
 
 
+def test_a_return_renamed_in_is_taken_without_waiting_for_the_settle_interval(
+    tmp_path, watch_process
+):
+    """With a 60 s settle interval, only the rename can have made the watcher take them."""
+    ws = make_workspace(tmp_path / "ws", branches=5)
+    returns = Returns(ws)
+    watcher = watch_process(ws, "--settle", "60", "--interval", "600")
+    watcher.start()
+    watcher.wait_started()
+    temp = ws.inbox / "B00.xlsx.part"  # a browser's or a sync client's temporary name
+    temp.write_bytes(returns.make("B00", "2023-01", 2_000_000))
+    os.replace(temp, ws.inbox / "B00.xlsx")
+    elsewhere = tmp_path / "tai-ve" / "B01.xlsx"  # written outside inbox/, then moved in
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(returns.make("B01", "2023-01", 3_000_000))
+    os.replace(elsewhere, ws.inbox / "B01.xlsx")
+    waited = wait_until(
+        lambda: len(ledger_rows(ws)) == 2 and not inbox_files(ws), 20, "both renamed-in returns"
+    )
+    assert watcher.terminate() == 0, watcher.output()
+    assert sorted((r["source_name"], r["outcome"]) for r in ledger_rows(ws)) == [
+        ("B00.xlsx", "accepted"),
+        ("B01.xlsx", "accepted"),
+    ]
+    print(
+        f"\n2 returns renamed in (one from inside inbox/, one from outside): taken in "
+        f"{waited:.2f} s with a 60 s settle interval"
+    )
+
+
 # --- junk and memory ---------------------------------------------------------------------------
 
 

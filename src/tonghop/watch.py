@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from ._observe import CHANGED, CLOSED, FOLDER, GONE, ObserverManager
+from ._observe import CHANGED, CLOSED, FOLDER, GONE, MOVED, ObserverManager
 from ._rebuild import Build, PdfMaker, Publisher, Rebuilder
 from ._settle import Settler, Signature, signature_of
 from .config import Config, Workspace
@@ -204,7 +204,8 @@ class Watcher:
             for found in scan_inbox(path):
                 self._note(found)
         else:
-            self._note(path, closed=kind == CLOSED)
+            # Closed after writing, or renamed in (closed under its old name): complete now.
+            self._note(path, closed=kind in (CLOSED, MOVED))
 
     def _note(self, path: Path, *, closed: bool = False) -> None:
         if self._hidden(path):
