@@ -322,15 +322,21 @@ def test_an_object_cut_short_by_a_crash_before_the_sync_is_written_again(
     assert archive.read(sha) == data
 
 
-def test_without_a_system_wide_sync_each_object_is_fsynced(
-    workspace, config, form, ledger, clock, make_return, monkeypatch
+@pytest.mark.parametrize("returns", [["LT1"], ["LT1", "LT2"]])
+def test_a_single_file_or_a_system_without_a_waiting_sync_fsyncs_each_object(
+    workspace, config, form, ledger, clock, make_return, monkeypatch, returns
 ):
-    """Where ``os.sync`` does not wait for the disk (macOS) or does not exist (Windows)."""
+    """One file (the watcher's usual batch) is fsync'd on its own, so it never waits for other
+    programs' writes; so is every file where ``os.sync`` does not wait for the disk (macOS)
+    or does not exist (Windows)."""
     if not os.path.isdir("/proc/self/fd"):
         pytest.skip("names the synced files through /proc")
     from tonghop import archive as archive_module
 
-    monkeypatch.setattr(archive_module, "_SYNC_ALL", None)
+    def no_sync() -> None:
+        raise AssertionError("os.sync called")
+
+    monkeypatch.setattr(archive_module, "_SYNC_ALL", None if len(returns) > 1 else no_sync)
     synced: list[str] = []
     real_fsync = os.fsync
 
@@ -339,16 +345,19 @@ def test_without_a_system_wide_sync_each_object_is_fsynced(
         real_fsync(fd)
 
     monkeypatch.setattr(archive_module.os, "fsync", counting_fsync)
-    for code in ("LT1", "LT2"):
+    for code in returns:
         make_return(code, "2024-H1")
     results = make_intake(workspace, config, form, ledger, clock).process_inbox()
-    assert [r.submission.outcome for r in results] == [ACCEPTED, ACCEPTED]
+    assert [r.submission.outcome for r in results] == [ACCEPTED] * len(returns)
     archive = Archive(workspace.archive)
     for result in results:
         sha = result.submission.sha256
         assert sha is not None
         assert str(archive.path_of(sha).resolve()) in synced
         assert str(archive.path_of(sha).parent.resolve()) in synced
+    # the first objects: the new folders' entries are made durable too
+    assert str(archive.objects.resolve()) in synced
+    assert str(workspace.archive.resolve()) in synced
 
 
 def test_a_ledger_from_an_older_version_is_migrated(workspace, config, form, clock, make_return):

@@ -1,9 +1,9 @@
 """Content-addressed store of every file received: archive/objects/ab/<sha256>.
 
 Durability is batched: ``put_batch`` writes a batch's files without syncing each one, then
-makes them all durable with one ``os.sync()`` on Linux (one flush of the disk's cache for the whole
-batch, where an fsync per file costs one flush each). After it returns, the bytes survive a
-crash or a power cut, so the intake may commit their outcome.
+makes them all durable with one ``os.sync()`` on Linux (one flush of the disk's cache for the
+whole batch, where an fsync per file costs one flush each). After it returns, the bytes
+survive a crash or a power cut, so the intake may commit their outcome.
 
 An object written by a batch that crashed before its sync may be empty or cut short. It is
 never trusted: the intake only skips writing bytes whose outcome the ledger already holds
@@ -55,7 +55,15 @@ class Archive:
         return self.path_of(sha256).relative_to(self.root).as_posix()
 
     def put_batch(self, blobs: dict[str, bytes]) -> None:
-        """Store ``blobs`` (bytes by SHA-256) durably, with one sync for all of them."""
+        """Store ``blobs`` (bytes by SHA-256) durably, with one sync for all of them.
+
+        A single file (the watcher's usual batch) is fsync'd on its own instead: as cheap as
+        one sync, and it does not wait for what other programs have written meanwhile (a
+        sync behind an 800 MB copy took 240 ms here, the file's own fsync 1 ms).
+        """
+        if not blobs:
+            return
+        each = _SYNC_ALL is None or len(blobs) == 1
         folders: set[Path] = set()
         for sha256, data in blobs.items():
             target = self.path_of(sha256)
@@ -64,15 +72,15 @@ class Archive:
             except FileNotFoundError:  # the first object under this prefix
                 target.parent.mkdir(parents=True, exist_ok=True)
                 handle = open(target, "wb")  # noqa: SIM115
+                folders |= {self.objects, self.root}  # the new folders' own entries
             with handle:
                 handle.write(data)
-                if _SYNC_ALL is None:
+                if each:
                     handle.flush()
                     os.fsync(handle.fileno())
             folders.add(target.parent)
-        if not blobs:
-            return
-        if _SYNC_ALL is not None:
+        if not each:
+            assert _SYNC_ALL is not None
             _SYNC_ALL()
         else:
             for folder in folders:
