@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +92,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def measure(args: argparse.Namespace, way: str) -> dict[str, object]:
+@dataclass
+class Measured:
+    report: list[float]  # seconds from complete in inbox/ to the report rebuilt
+    taken: list[float]  # seconds from complete in inbox/ to taken
+    files: int
+    rebuilds: int
+    seconds: float
+
+
+def measure(args: argparse.Namespace, way: str) -> Measured:
     """Run the watcher over ``args.drops`` drops arriving ``way``; the latencies in seconds."""
     root = Path(tempfile.mkdtemp(prefix="tonghop-watch-bench-"))
     ws = make_workspace(root / "ws", args.branches)
@@ -166,13 +176,7 @@ def measure(args: argparse.Namespace, way: str) -> dict[str, object]:
         print(f"workspace kept in {ws.home}")
     else:
         shutil.rmtree(root)
-    return {
-        "report": latencies,
-        "taken": to_take,
-        "files": watcher.taken,
-        "rebuilds": watcher.rebuilder.count,
-        "seconds": total,
-    }
+    return Measured(latencies, to_take, watcher.taken, watcher.rebuilder.count, total)
 
 
 def main() -> None:
@@ -202,13 +206,13 @@ def main() -> None:
         "from the moment the file is complete in inbox/"
     )
     for way, figures in measured.items():
-        ms = [x * 1000 for x in figures["report"]]  # type: ignore[union-attr]
-        take_ms = [x * 1000 for x in figures["taken"]]  # type: ignore[union-attr]
+        ms = [x * 1000 for x in figures.report]
+        take_ms = [x * 1000 for x in figures.taken]
         p95 = percentile(ms, 0.95)
         print(f"{WAYS[way]}:")
         print(
-            f"  files taken: {figures['files']}; rebuilds: {figures['rebuilds']}; "
-            f"run {figures['seconds']:.1f} s"
+            f"  files taken: {figures.files}; rebuilds: {figures.rebuilds}; "
+            f"run {figures.seconds:.1f} s"
         )
         print(
             f"  -> taken:          p50 {statistics.median(take_ms):.0f} ms, "
