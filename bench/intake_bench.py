@@ -9,7 +9,8 @@ whole process tree <= 150 MB, on 2 cores.
 The workspace has one branch per return. The returns are real workbooks written by the form
 writer, patched per branch so that every file has its own bytes, branch code and figures.
 
-Two fresh interpreters run over the same files, one after the other:
+Fresh interpreters run over the same files, one after the other (the floor before and after
+the intake; the figures compare the intake with the mean of the two):
 - the floor: per return, read the bytes, SHA-256, python-calamine reading every cell of every
   sheet, a copy written and fsync'd, and one SQLite row (WAL, synchronous=FULL, one commit per
   50 rows, as the ledger);
@@ -109,7 +110,7 @@ def floor_run(inbox: Path, scratch: Path) -> dict[str, float]:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE rows (sha256 TEXT, name TEXT, size INTEGER, cells INTEGER)")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(paths), FLOOR_BATCH):
         db.execute("BEGIN")
         for path in paths[start : start + FLOOR_BATCH]:
@@ -128,9 +129,9 @@ def floor_run(inbox: Path, scratch: Path) -> dict[str, float]:
                 "INSERT INTO rows VALUES (?, ?, ?, ?)", (sha256, path.name, len(data), cells)
             )
         db.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     db.close()
-    return {"count": len(paths), "seconds": elapsed}
+    return {"count": len(paths), "seconds": elapsed, "cpu": cpu}
 
 
 def intake_run(home: Path, profile: bool) -> dict[str, object]:
@@ -143,7 +144,7 @@ def intake_run(home: Path, profile: bool) -> dict[str, object]:
     config = ws.load_config()
     form = load_form(ws.form_path)
     profiler = cProfile.Profile() if profile else None
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
     with Ledger(ws.archive / "ledger.sqlite3") as ledger:
@@ -151,7 +152,7 @@ def intake_run(home: Path, profile: bool) -> dict[str, object]:
         results = Intake(ws, config, form, ledger, clock=clock).process_inbox()
     if profiler:
         profiler.disable()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[r.submission.outcome] = outcomes.get(r.submission.outcome, 0) + 1
@@ -167,6 +168,7 @@ def intake_run(home: Path, profile: bool) -> dict[str, object]:
     return {
         "count": len(results),
         "seconds": elapsed,
+        "cpu": cpu,
         "outcomes": outcomes,
         "rss_kb": own + children,
         "children_rss_kb": children,
@@ -208,24 +210,35 @@ def main() -> None:
         f"{time.perf_counter() - t0:.1f} s"
     )
 
-    floor = _child("--floor-run", str(home / "inbox"), str(root / "floor"))
+    # The floor runs before and after the intake (on a copy: the intake empties inbox/), so
+    # that a change in the machine's load during the run weighs on both sides alike.
+    copy = root / "floor-input"
+    shutil.copytree(home / "inbox", copy)
+    floors = [_child("--floor-run", str(copy), str(root / "floor-before"))]
     extra = ["--profile"] if args.profile else []
     intake = _child("--intake-run", str(home), *extra)
+    floors.append(_child("--floor-run", str(copy), str(root / "floor-after")))
 
-    floor_ms = floor["seconds"] / floor["count"] * 1000
+    count = floors[0]["count"]
+    floor_ms = sum(f["seconds"] for f in floors) / len(floors) / count * 1000
+    floor_cpu_ms = sum(f["cpu"] for f in floors) / len(floors) / count * 1000
     intake_ms = intake["seconds"] / intake["count"] * 1000
+    intake_cpu_ms = intake["cpu"] / intake["count"] * 1000
     rate = intake["count"] / intake["seconds"]
     rss_mb = intake["rss_kb"] / 1024
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     used = "python-calamine" if intake["reader_uses_calamine"] else "tonghop's own XML reader"
     print(f"intake's reader on this branch: {used}; the floor reads with python-calamine")
+    for when, floor in zip(("before", "after"), floors, strict=True):
+        print(
+            f"floor {when} the intake: {count} returns in {floor['seconds']:.2f} s = "
+            f"{count / floor['seconds']:.0f} returns/s, CPU {floor['cpu']:.2f} s"
+        )
+    print(f"floor (mean): {floor_ms:.2f} ms a return, CPU {floor_cpu_ms:.2f} ms")
     print(
-        f"floor:  {floor['count']} returns in {floor['seconds']:.2f} s = "
-        f"{floor['count'] / floor['seconds']:.0f} returns/s ({floor_ms:.2f} ms a return)"
-    )
-    print(
-        f"intake: {intake['count']} returns in {intake['seconds']:.2f} s = {rate:.0f} returns/s "
-        f"({intake_ms:.2f} ms a return, {intake_ms / floor_ms:.2f}x the floor)"
+        f"intake: {intake['count']} returns in {intake['seconds']:.2f} s = {rate:.0f} returns/s; "
+        f"{intake_ms:.2f} ms a return = {intake_ms / floor_ms:.2f}x the floor; "
+        f"CPU {intake_cpu_ms:.2f} ms a return = {intake_cpu_ms / floor_cpu_ms:.2f}x the floor's"
     )
     print(
         f"intake peak RSS (process tree): {rss_mb:.0f} MB "
