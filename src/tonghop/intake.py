@@ -1,10 +1,11 @@
 """Taking files out of inbox/: archive the bytes, check, record the outcome, answer, remove.
 
-One process, one batch at a time. The order is what makes a crash harmless: the batch's bytes
-archived and made durable with one sync -> the batch's outcomes committed in the ledger in one
-transaction -> the files removed from inbox/. A crash before the commit leaves the file in inbox/ to be
-taken again; a crash after it leaves a file whose drop is already recorded, which the next
-run recognises (same name, size, time and bytes) and only removes. Never lost, never twice.
+One process, one batch at a time. The order is what makes a crash harmless: the batch's
+bytes archived and made durable with one sync -> the batch's outcomes committed in the ledger
+in one transaction -> the files removed from inbox/. A crash before the commit leaves the
+files in inbox/ to be taken again; a crash after it leaves files whose drops are already
+recorded, which the next run recognises (same name, size, time and bytes) and only removes.
+Never lost, never twice.
 """
 
 from __future__ import annotations
