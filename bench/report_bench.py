@@ -50,7 +50,7 @@ from tonghop.config import Branch  # noqa: E402
 from tonghop.context import report_context  # noqa: E402
 from tonghop.form import load_form  # noqa: E402
 from tonghop.layout import Layout  # noqa: E402
-from tonghop.ledger import ACCEPTED, Ledger, Submission  # noqa: E402
+from tonghop.ledger import Ledger, Outcome, Submission  # noqa: E402
 from tonghop.periods import Period  # noqa: E402
 
 PERIODS = ["2020", "2021", "2022", "2023", "2024-H1"]
@@ -61,7 +61,7 @@ RUNS = 3
 def make_workspace(home: Path, branches: int) -> Layout:
     numbered = [Branch(f"B{i:05d}", f"Chi bộ số {i + 1}") for i in range(branches)]
     workspace = Layout(home).create(Layout(ROOT), branches=numbered)
-    path = workspace.archive / "ledger.sqlite3"
+    path = workspace.ledger
     with Ledger(path) as ledger:
         for start in range(0, branches, 100):
             with ledger.transaction():
@@ -89,7 +89,7 @@ def record_branch(ledger: Ledger, i: int, branch: Branch) -> None:
                 size=1,
                 mtime_ns=0,
                 received_at=received,
-                outcome=ACCEPTED,
+                outcome=Outcome.ACCEPTED,
                 sha256=f"{branch.code}-{code}",
                 branch_code=branch.code,
                 period=code,
@@ -127,7 +127,7 @@ def render_floor(workspace: Layout, out: Path) -> float:
     """Copy the template package and render its cached, compiled Jinja template: nothing else."""
     config = workspace.load_config()
     form = load_form(workspace.form_path)
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    with Ledger(workspace.ledger) as ledger:
         returns = counted_from(ledger.counted())
     agg = aggregate(form, config, returns, Period.parse(REPORTED))
     context = report_context(agg, config, form, date=dt.date(2024, 7, 10))
@@ -159,7 +159,7 @@ def workbook_writers(workspace: Layout, out: Path) -> None:
 
     config = workspace.load_config()
     form = load_form(workspace.form_path)
-    with Ledger(workspace.archive / "ledger.sqlite3") as ledger:
+    with Ledger(workspace.ledger) as ledger:
         returns = counted_from(ledger.counted())
     agg = aggregate(form, config, returns, Period.parse(REPORTED))
     for name, writer in (("xlsxwriter", write_aggregate_workbook), ("openpyxl", openpyxl_book)):

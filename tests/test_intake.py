@@ -232,63 +232,136 @@ def test_warning_return_is_accepted_with_feedback(
     assert results[0].feedback is not None and results[0].feedback.exists()
 
 
-def _outcomes(results):
-    return sorted(
-        (r.submission.source_name, r.submission.outcome, r.submission.errors, r.submission.warnings)
-        for r in results
-    )
-
-
-def test_worker_processes_give_the_same_answers_as_one_process(
-    tmp_path, config, form, clock, make_return, workspace, monkeypatch
+def test_batches_are_synced_once_each_before_their_commit_in_this_process_alone(
+    workspace, config, form, ledger, clock, make_return, monkeypatch
 ):
-    monkeypatch.setattr(intake_module, "PARALLEL_MIN", 4)
-    codes = [b.code for b in config.branches]
-    for i, code in enumerate(codes):
-        broken = {"members_end": 999} if i % 5 == 0 else {}
-        make_return(code, "2024-H1", **broken)
-    (workspace.inbox / "rac.xlsx").write_bytes(b"PK\x03\x04 not really")
-    copy = tmp_path / "copy"
-    shutil.copytree(workspace.home, copy)
-    from tonghop.layout import Layout
+    """30 files (more than the old pool's threshold) in batches of 8: every file answered once,
+    one sync per batch, each sync before that batch's commit and after the previous one, and
+    no other process or thread started."""
+    import threading
 
-    serial_ws = Layout(copy)
-    with Ledger(workspace.ledger) as ledger:
-        with Intake(workspace, config, form, ledger, clock=clock, workers=2) as intake:
-            parallel = intake.process_inbox(batch_size=6)
-            assert intake._pool is not None, "the pool was not used"
-    with Ledger(serial_ws.ledger) as ledger:
-        with Intake(serial_ws, config, form, ledger, clock=clock, workers=1) as intake:
-            serial = intake.process_inbox(batch_size=6)
-    assert _outcomes(parallel) == _outcomes(serial)
-    assert {o for _, o, _, _ in _outcomes(parallel)} == {
+    import psutil
+
+    from tonghop import archive as archive_module
+
+    codes = [b.code for b in config.branches]
+    made = []
+    for i in range(29):
+        broken = {"members_end": 999} if i % 5 == 0 else {}
+        note = f"Chi bộ sinh hoạt đều đặn, lần {i}."  # every file its own bytes
+        name = f"r{i:02d}.xlsx"
+        code = codes[i % len(codes)]
+        made.append(make_return(code, "2024-H1", name=name, highlights=note, **broken))
+    (workspace.inbox / "rac.xlsx").write_bytes(b"PK\x03\x04 not really")
+    syncs: list[tuple[int, int]] = []  # (rows committed, files still in inbox/) at each sync
+
+    def counting_sync() -> None:
+        syncs.append((ledger.count(), len(scan_inbox(workspace.inbox))))
+        os.sync()
+
+    monkeypatch.setattr(archive_module, "_SYNC_ALL", counting_sync)
+    threads_before = threading.active_count()
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox(batch_size=8)
+
+    assert syncs == [(0, 30), (8, 22), (16, 14), (24, 6)]
+    assert psutil.Process().children(recursive=True) == []
+    assert threading.active_count() == threads_before
+    assert len(results) == ledger.count() == 30
+    assert sorted(r.submission.source_name for r in results) == sorted(
+        [p.name for p in made] + ["rac.xlsx"]
+    )
+    assert {r.submission.outcome for r in results} == {
         Outcome.ACCEPTED,
         Outcome.REJECTED,
         Outcome.UNREADABLE,
     }
+    assert sum(r.submission.outcome == Outcome.REJECTED for r in results) == 6
+    assert scan_inbox(workspace.inbox) == []
+    archive = Archive(workspace.archive)
+    for sub in ledger.all():
+        assert (
+            sub.sha256 is not None and sub.archived_as == f"objects/{sub.sha256[:2]}/{sub.sha256}"
+        )
+        assert hashlib.sha256(archive.read(sub.sha256)).hexdigest() == sub.sha256
 
 
-def test_a_dead_worker_pool_falls_back_to_this_process(
+def test_bytes_already_recorded_are_not_written_or_synced_again(
     workspace, config, form, ledger, clock, make_return, monkeypatch
 ):
-    from concurrent.futures import Future
-    from concurrent.futures.process import BrokenProcessPool
+    from tonghop import archive as archive_module
 
-    monkeypatch.setattr(intake_module, "PARALLEL_MIN", 1)
+    path = make_return("LT1", "2024-H1")
+    data = path.read_bytes()
+    intake = make_intake(workspace, config, form, ledger, clock)
+    intake.process_inbox()
+    syncs: list[int] = []
+    monkeypatch.setattr(archive_module, "_SYNC_ALL", lambda: syncs.append(1))
+    (workspace.inbox / "lai.xlsx").write_bytes(data)
+    results = intake.process_inbox()
+    assert [r.submission.outcome for r in results] == [Outcome.DUPLICATE]
+    assert syncs == []  # a batch holding only recorded bytes has nothing to make durable
 
-    def broken_precheck(self, arrived):
-        for item in arrived:
-            future = Future()
-            future.set_exception(BrokenProcessPool("killed"))
-            item.checked = future
 
-    monkeypatch.setattr(Intake, "_precheck", broken_precheck)
-    make_return("LT1", "2024-H1")
-    make_return("LT2", "2024-H1", members_end=1)
-    with Intake(workspace, config, form, ledger, clock=clock, workers=2) as intake:
-        results = intake.process_inbox()
-        assert intake.workers == 1
-    assert sorted(r.submission.outcome for r in results) == [Outcome.ACCEPTED, Outcome.REJECTED]
+def test_an_object_cut_short_by_a_crash_before_the_sync_is_written_again(
+    workspace, config, form, clock, make_return
+):
+    """A power cut between the unsynced write and the sync can leave an empty object; the file
+    is still in inbox/ and unrecorded, so the next run writes its bytes again."""
+    path = make_return("LT1", "2024-H1")
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+
+    def die(at: str) -> None:
+        if at == "after-archive":
+            raise Crash
+
+    with Ledger(workspace.ledger) as ledger:
+        with pytest.raises(Crash):
+            make_intake(workspace, config, form, ledger, clock).process_inbox(crash_hook=die)
+    archive = Archive(workspace.archive)
+    archive.path_of(sha).write_bytes(b"")  # what the power cut left
+    with Ledger(workspace.ledger) as ledger:
+        results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+        assert [r.submission.outcome for r in results] == [Outcome.ACCEPTED]
+    assert archive.read(sha) == data
+
+
+@pytest.mark.parametrize("returns", [["LT1"], ["LT1", "LT2"]])
+def test_a_single_file_or_a_system_without_a_waiting_sync_fsyncs_each_object(
+    workspace, config, form, ledger, clock, make_return, monkeypatch, returns
+):
+    """One file (the watcher's usual batch) is fsync'd on its own, so it never waits for other
+    programs' writes; so is every file where ``os.sync`` does not wait for the disk (macOS)
+    or does not exist (Windows)."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("names the synced files through /proc")
+    from tonghop import archive as archive_module
+
+    def no_sync() -> None:
+        raise AssertionError("os.sync called")
+
+    monkeypatch.setattr(archive_module, "_SYNC_ALL", None if len(returns) > 1 else no_sync)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(archive_module.os, "fsync", counting_fsync)
+    for code in returns:
+        make_return(code, "2024-H1")
+    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
+    assert [r.submission.outcome for r in results] == [Outcome.ACCEPTED] * len(returns)
+    archive = Archive(workspace.archive)
+    for result in results:
+        sha = result.submission.sha256
+        assert sha is not None
+        assert str(archive.path_of(sha).resolve()) in synced
+        assert str(archive.path_of(sha).parent.resolve()) in synced
+    # the first objects: the new folders' entries are made durable too
+    assert str(archive.objects.resolve()) in synced
+    assert str(workspace.archive.resolve()) in synced
 
 
 def test_a_ledger_from_an_older_version_is_migrated(workspace, config, form, clock, make_return):

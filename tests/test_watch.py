@@ -30,7 +30,7 @@ from tonghop.cli import cli
 from tonghop.intake import Intake, IntakeResult
 from tonghop.ledger import Outcome, Submission
 from tonghop.locking import FileLock
-from tonghop.watch import CLOSED, GONE, Watcher, _LogFormatter, configure_logging
+from tonghop.watch import CLOSED, GONE, MOVED, Watcher, _LogFormatter, configure_logging
 
 from .helpers import is_vietnamese
 
@@ -148,6 +148,119 @@ def test_close_after_write_takes_a_complete_workbook_at_once(inbox):
     watcher.tick()
     assert intake.taken == ["LT1.xlsx"]
     assert clock.now == 0.0
+
+
+def test_a_workbook_renamed_in_is_taken_on_the_next_tick_without_settling(inbox, tmp_path):
+    clock, intake = Ticker(), FakeIntake()
+    watcher = make_watcher(inbox, clock, intake)
+    watcher.tick()  # the first rescan, on an empty inbox
+    part = inbox / "LT1.xlsx.part"  # a browser or sync client's temporary name: ignored
+    part.write_bytes(zip_bytes())
+    watcher.handle_event(part, CLOSED)
+    watcher.tick()
+    assert intake.taken == []
+    path = inbox / "LT1.xlsx"
+    part.rename(path)
+    watcher.handle_event(part, GONE)
+    watcher.handle_event(path, MOVED)
+    watcher.tick()
+    assert intake.taken == ["LT1.xlsx"]
+    assert clock.now == 0.0
+    elsewhere = tmp_path / "tai-ve" / "LT2.xlsx"  # written outside inbox/, then moved in
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(zip_bytes())
+    elsewhere.rename(inbox / "LT2.xlsx")
+    watcher.handle_event(inbox / "LT2.xlsx", MOVED)
+    watcher.tick()
+    assert intake.taken == ["LT1.xlsx", "LT2.xlsx"]
+    assert clock.now == 0.0
+
+
+def test_a_renamed_in_workbook_whose_zip_does_not_read_waits_like_any_other(inbox):
+    clock, intake = Ticker(), FakeIntake()
+    watcher = make_watcher(inbox, clock, intake)
+    watcher.tick()
+    data = zip_bytes()
+    path = inbox / "LT1.xlsx"
+    path.write_bytes(data[:1000])  # renamed in before its writer finished (or cut short)
+    watcher.handle_event(path, MOVED)
+    watcher.tick()
+    clock.advance(0.5)
+    watcher.tick()
+    assert intake.taken == [], "a renamed-in file whose zip does not read is not complete"
+    path.write_bytes(data)  # the rest arrives: a change after the rename, no new close
+    watcher.handle_event(path)
+    watcher.tick()
+    clock.advance(0.9)
+    watcher.tick()
+    assert intake.taken == [], "changed after the rename: it must stand still for settle"
+    clock.advance(0.1)
+    watcher.tick()
+    assert intake.taken == ["LT1.xlsx"]
+
+
+def test_a_renamed_in_workbook_still_open_in_excel_waits_for_excel(inbox):
+    clock, intake = Ticker(), FakeIntake()
+    watcher = make_watcher(inbox, clock, intake)
+    watcher.tick()
+    owner = inbox / "~$LT1.xlsx"
+    owner.write_bytes(b"owner")  # Excel saves by renaming its temporary file over the workbook
+    path = inbox / "LT1.xlsx"
+    path.write_bytes(zip_bytes())
+    watcher.handle_event(path, MOVED)
+    for _ in range(5):
+        watcher.tick()
+        clock.advance(1.0)
+    assert intake.taken == []
+    owner.unlink()
+    watcher.handle_event(owner, GONE)
+    watcher.tick()
+    assert intake.taken == ["LT1.xlsx"]
+
+
+def test_watchdog_events_become_the_watcher_kinds():
+    from watchdog.events import (
+        DirMovedEvent,
+        FileClosedEvent,
+        FileCreatedEvent,
+        FileDeletedEvent,
+        FileMovedEvent,
+    )
+
+    from tonghop._observe import _Forwarder
+
+    class Sink:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str]] = []
+
+        def handle_event(self, path: str, kind: str = "changed") -> None:
+            self.seen.append((kind, path))
+
+        def request_rescan(self) -> None:
+            self.seen.append(("rescan", ""))
+
+    sink = Sink()
+    forward = _Forwarder(sink)
+    for event in [
+        FileClosedEvent("/in/a.xlsx"),
+        FileCreatedEvent("/in/b.xlsx"),
+        FileMovedEvent("/in/c.xlsx.part", "/in/c.xlsx"),  # renamed inside inbox/
+        FileMovedEvent("", "/in/d.xlsx"),  # moved in from outside (inotify full events)
+        FileMovedEvent("/in/e.xlsx", ""),  # moved out of inbox/
+        FileDeletedEvent("/in/f.xlsx"),
+        DirMovedEvent("", "/in/dot-2"),
+    ]:
+        forward.on_any_event(event)
+    assert sink.seen == [
+        (CLOSED, "/in/a.xlsx"),
+        ("changed", "/in/b.xlsx"),
+        (GONE, "/in/c.xlsx.part"),
+        (MOVED, "/in/c.xlsx"),
+        (MOVED, "/in/d.xlsx"),
+        (GONE, "/in/e.xlsx"),
+        (GONE, "/in/f.xlsx"),
+        ("folder", "/in/dot-2"),
+    ]
 
 
 def test_closed_partial_workbook_waits_and_a_stable_unreadable_one_is_answered(inbox):

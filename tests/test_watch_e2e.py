@@ -376,6 +376,36 @@ def test_same_return_twice_and_a_correction_after_a_rejected_one(tmp_path, watch
     print(f"\nledger: {outcomes}; report: 2 branches, {figures['funds_mobilized']:,} đồng")
 
 
+def test_a_return_renamed_in_is_taken_without_waiting_for_the_settle_interval(
+    tmp_path, watch_process
+):
+    """With a 60 s settle interval, only the rename can have made the watcher take them."""
+    ws = make_workspace(tmp_path / "ws", branches=5)
+    returns = Returns(ws)
+    watcher = watch_process(ws, "--settle", "60", "--interval", "600")
+    watcher.start()
+    watcher.wait_started()
+    temp = ws.inbox / "B00.xlsx.part"  # a browser's or a sync client's temporary name
+    temp.write_bytes(returns.make("B00", "2023-01", 2_000_000))
+    os.replace(temp, ws.inbox / "B00.xlsx")
+    elsewhere = tmp_path / "tai-ve" / "B01.xlsx"  # written outside inbox/, then moved in
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(returns.make("B01", "2023-01", 3_000_000))
+    os.replace(elsewhere, ws.inbox / "B01.xlsx")
+    waited = wait_until(
+        lambda: len(ledger_rows(ws)) == 2 and not inbox_files(ws), 20, "both renamed-in returns"
+    )
+    assert watcher.terminate() == 0, watcher.output()
+    assert sorted((r["source_name"], r["outcome"]) for r in ledger_rows(ws)) == [
+        ("B00.xlsx", "accepted"),
+        ("B01.xlsx", "accepted"),
+    ]
+    print(
+        f"\n2 returns renamed in (one from inside inbox/, one from outside): taken in "
+        f"{waited:.2f} s with a 60 s settle interval"
+    )
+
+
 # --- junk and memory ---------------------------------------------------------------------------
 
 
@@ -455,13 +485,14 @@ def test_a_thousand_junk_files_with_a_hundred_returns(tmp_path, watch_process):
 
 
 def test_sigterm_finishes_the_file_in_hand_and_exits_0(tmp_path, watch_process):
+    # Enough files that the watcher cannot have taken them all when SIGTERM arrives.
     ws = make_workspace(tmp_path / "ws", branches=100)
     returns = Returns(ws)
     watcher = watch_process(ws, "--settle", "0.2")
     watcher.start()
-    for number in range(100):
-        (ws.inbox / f"B{number:02d}.xlsx").write_bytes(
-            returns.make(f"B{number:02d}", "2023-01", 1000 + number)
+    for number in range(400):
+        (ws.inbox / f"B{number % 100:02d}-{number}.xlsx").write_bytes(
+            returns.make(f"B{number % 100:02d}", "2023-01", 1000 + number)
         )
     wait_until(lambda: len(ledger_rows(ws)) >= 1, 30, "the first file")
     started = time.monotonic()
@@ -471,18 +502,18 @@ def test_sigterm_finishes_the_file_in_hand_and_exits_0(tmp_path, watch_process):
     recorded = {r["source_name"] for r in ledger_rows(ws)}
     waiting = {p.name for p in inbox_files(ws)}
     assert recorded.isdisjoint(waiting), "a file recorded but left in inbox/"
-    assert len(recorded) + len(waiting) == 100
+    assert len(recorded) + len(waiting) == 400
     assert waiting, "the watcher went on after SIGTERM instead of stopping"
     log = (ws.logs / "tonghop.log").read_text(encoding="utf-8")
     assert "Đã dừng theo dõi" in log
     first_run = len(recorded)
     watcher.start()  # the rest is taken on the next start
     watcher.wait_started()
-    wait_until(lambda: len(ledger_rows(ws)) == 100 and not inbox_files(ws), 30, "the rest")
+    wait_until(lambda: len(ledger_rows(ws)) == 400 and not inbox_files(ws), 60, "the rest")
     wait_until(
         lambda: (
             (report_totals(ws, "2023-01") or {}).get("funds_mobilized")
-            == sum(1000 + n for n in range(100))
+            == sum(1300 + n for n in range(100))  # each branch's newest return
         ),
         30,
         "the report",
@@ -490,7 +521,7 @@ def test_sigterm_finishes_the_file_in_hand_and_exits_0(tmp_path, watch_process):
     assert watcher.terminate(sig=signal.SIGINT) == 0, watcher.output()  # Ctrl-C
     print(
         f"\nSIGTERM: exit 0 in {stopped:.2f} s; {first_run} files taken before it, "
-        f"{100 - first_run} left in inbox/ and taken on the next start, which Ctrl-C stopped with exit 0"
+        f"{400 - first_run} left in inbox/ and taken on the next start, which Ctrl-C stopped with exit 0"
     )
 
 

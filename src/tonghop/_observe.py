@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ log = logging.getLogger("tonghop.watch")
 
 CHANGED = "changed"  # created or written: a hint to look at it
 CLOSED = "closed"  # the writer closed it after writing (Linux)
+MOVED = "moved"  # renamed into inbox/: complete, its writer closed it under the old name
 GONE = "gone"  # deleted or moved away
 FOLDER = "folder"  # a folder appeared: look at every file in it
 
@@ -54,15 +56,17 @@ class _Forwarder(FileSystemEventHandler):
         elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
             send(src, CHANGED)
         elif isinstance(event, FileMovedEvent):
-            send(src, GONE)
-            if dest:
-                send(dest, CHANGED)
+            if src:  # empty: moved in from outside inbox/
+                send(src, GONE)
+            if dest:  # empty: moved out of inbox/
+                send(dest, MOVED)
         elif isinstance(event, FileDeletedEvent | DirDeletedEvent):
             send(src, GONE)
         elif isinstance(event, DirCreatedEvent):
             send(src, FOLDER)
         elif isinstance(event, DirMovedEvent):
-            send(src, GONE)
+            if src:
+                send(src, GONE)
             if dest:
                 send(dest, FOLDER)
 
@@ -88,6 +92,12 @@ class ObserverManager:
             from watchdog.observers.polling import PollingObserver
 
             self.observer: Any = PollingObserver(timeout=poll_every)
+        elif sys.platform.startswith("linux"):
+            from watchdog.observers.inotify import InotifyObserver
+
+            # Full events: a file moved in from a folder outside inbox/ is reported as a move
+            # (not as a file created, which may still be being written), so it is taken at once.
+            self.observer = InotifyObserver(generate_full_events=True)
         else:
             from watchdog.observers import Observer
 

@@ -4,8 +4,10 @@ A file is a candidate from the moment an event or a rescan names it. It is taken
 
 - no owner file (``~$name``, ``.~lock.name#``) says Excel or LibreOffice still has it open;
 - for .xlsx/.xlsm: the zip's central directory opens, and either the writer has closed the
-  file since its last change (Linux's close-after-write event) or its size and modification
-  time have not moved for ``settle`` seconds;
+  file since its last change (Linux's close-after-write event), or it was renamed into inbox/
+  and has not changed since (how sync clients, browsers and careful senders deliver: written
+  under a temporary name, closed, then renamed), or its size and modification time have not
+  moved for ``settle`` seconds;
 - for any other file: size and modification time unchanged for ``settle`` seconds.
 
 A workbook whose zip still does not open after ``settle * give_up`` seconds without any change
@@ -85,7 +87,8 @@ class Settler:
         return path in self._pending
 
     def note(self, path: Path, *, closed: bool = False) -> None:
-        """An event or a rescan names ``path``; ``closed``: the writer just closed it."""
+        """An event or a rescan names ``path``; ``closed``: the writer just closed it, or it
+        was just renamed in (closed under its former name)."""
         if is_ignored(path):
             return
         now = self.clock()

@@ -1,19 +1,21 @@
 """Content-addressed store of every file received: archive/objects/ab/<sha256>.
 
-A file is written to a temporary name, fsync'd, renamed into place and its folder fsync'd,
-so after ``put`` returns the bytes survive a crash or a power cut.
+Durability is batched: ``put_batch`` writes a batch's files without syncing each one, then
+makes them all durable with one ``os.sync()`` on Linux (one flush of the disk's cache for the
+whole batch, where an fsync per file costs one flush each). After it returns, the bytes
+survive a crash or a power cut, so the intake may commit their outcome.
+
+An object written by a batch that crashed before its sync may be empty or cut short. It is
+never trusted: the intake only skips writing bytes whose outcome the ledger already holds
+(committed after their sync), and writes every other object again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import threading
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from pathlib import Path
-
-CHUNK = 1 << 20
 
 
 def fsync_dir(path: Path) -> None:
@@ -30,12 +32,17 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# Linux's sync() waits until every file written so far is on disk ("the same guarantees as
+# fsync() called on every file in the system", sync(2)). POSIX only asks sync() to schedule
+# the writes (macOS returns early) and Windows has none: there each file is fsync'd.
+_SYNC_ALL = os.sync if sys.platform.startswith("linux") else None
+
+
 class Archive:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.objects = root / "objects"
         self.oversize = root / "oversize"
-        self._tmp = root / "tmp"
 
     def path_of(self, sha256: str) -> Path:
         return self.objects / sha256[:2] / sha256
@@ -43,41 +50,41 @@ class Archive:
     def has(self, sha256: str) -> bool:
         return self.path_of(sha256).is_file()
 
-    def put_bytes(self, data: bytes) -> str:
-        """Store ``data``; returns its SHA-256. Storing the same bytes twice is a no-op."""
-        sha256 = hashlib.sha256(data).hexdigest()
-        if self.has(sha256):
-            return sha256
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        self._write_synced((sha256, data))
-        fsync_dir(self.path_of(sha256).parent)
-        return sha256
+    def name_of(self, sha256: str) -> str:
+        """The object's path relative to archive/, as the ledger records it."""
+        return self.path_of(sha256).relative_to(self.root).as_posix()
 
-    def put_many(self, blobs: list[bytes]) -> list[str]:
-        """Store several files at once; their fsyncs run in parallel, which a disk batches."""
-        pending: dict[str, bytes] = {}
-        for data in blobs:
-            sha256 = hashlib.sha256(data).hexdigest()
-            if sha256 not in pending and not self.has(sha256):
-                pending[sha256] = data
-        if pending:
-            self._tmp.mkdir(parents=True, exist_ok=True)
-            with ThreadPoolExecutor(max_workers=min(16, len(pending))) as pool:
-                list(pool.map(self._write_synced, pending.items()))
-                folders = {self.path_of(sha).parent for sha in pending}
-                list(pool.map(fsync_dir, folders))
-        return [hashlib.sha256(data).hexdigest() for data in blobs]
+    def put_batch(self, blobs: dict[str, bytes]) -> None:
+        """Store ``blobs`` (bytes by SHA-256) durably, with one sync for all of them.
 
-    def _write_synced(self, item: tuple[str, bytes]) -> None:
-        sha256, data = item
-        target = self.path_of(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = self._tmp / f"{sha256}.{os.getpid()}.{threading.get_ident()}.part"
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        A single file (the watcher's usual batch) is fsync'd on its own instead: as cheap as
+        one sync, and it does not wait for what other programs have written meanwhile (a
+        sync behind an 800 MB copy took 240 ms here, the file's own fsync 1 ms).
+        """
+        if not blobs:
+            return
+        each = _SYNC_ALL is None or len(blobs) == 1
+        folders: set[Path] = set()
+        for sha256, data in blobs.items():
+            target = self.path_of(sha256)
+            try:
+                handle = open(target, "wb")  # noqa: SIM115 (closed just below)
+            except FileNotFoundError:  # the first object under this prefix
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle = open(target, "wb")  # noqa: SIM115
+                folders |= {self.objects, self.root}  # the new folders' own entries
+            with handle:
+                handle.write(data)
+                if each:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            folders.add(target.parent)
+        if not each:
+            assert _SYNC_ALL is not None
+            _SYNC_ALL()
+        else:
+            for folder in folders:
+                fsync_dir(folder)
 
     def read(self, sha256: str) -> bytes:
         return self.path_of(sha256).read_bytes()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,12 @@ class Config:
     report_template: str = "bao-cao.docx"
 
     def branch(self, code: str) -> Branch | None:
-        wanted = normalize_code(code)
-        for branch in self.branches:
-            if branch.code == wanted:
-                return branch
-        return None
+        return self._branch_by_code.get(normalize_code(code))
+
+    @cached_property
+    def _branch_by_code(self) -> dict[str, Branch]:
+        # Every return looks its branch up; a committee may have thousands.
+        return {branch.code: branch for branch in reversed(self.branches)}  # first wins
 
     def deadline_days(self, kind: PeriodKind) -> int:
         return self.deadlines.get(kind.value, DEFAULT_DEADLINES[kind.value])

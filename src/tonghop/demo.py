@@ -216,8 +216,7 @@ def run_demo(target: Path, source: Layout, *, pdf: bool = True) -> DemoResult:
             def clock(start: dt.datetime = arrival, ticks: Any = ticks) -> dt.datetime:
                 return start + dt.timedelta(minutes=17 * next(ticks))
 
-            with Intake(workspace, config, form, ledger, clock=clock) as intake:
-                results.extend(intake.process_inbox())
+            results.extend(Intake(workspace, config, form, ledger, clock=clock).process_inbox())
         report_period = Period.parse(REPORT_PERIOD)
         now = dt.datetime.combine(report_period.end + dt.timedelta(days=10), dt.time(16, 0))
         published = publish(

@@ -1,9 +1,11 @@
 """Taking files out of inbox/: archive the bytes, check, record the outcome, answer, remove.
 
-The order is what makes a crash harmless: bytes archived (fsync'd) -> outcome committed in the
-ledger -> file removed from inbox/. A crash before the commit leaves the file in inbox/ to be
-taken again; a crash after it leaves a file whose drop is already recorded, which the next
-run recognises (same name, size, time and bytes) and only removes. Never lost, never twice.
+One process, one batch at a time. The order is what makes a crash harmless: the batch's
+bytes archived and made durable with one sync -> the batch's outcomes committed in the ledger
+in one transaction -> the files removed from inbox/. A crash before the commit leaves the
+files in inbox/ to be taken again; a crash after it leaves files whose drops are already
+recorded, which the next run recognises (same name, size, time and bytes) and only removes.
+Never lost, never twice.
 """
 
 from __future__ import annotations
@@ -11,13 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +32,6 @@ from .problems import Level, Problem
 from .reader import Unreadable, read_workbook
 
 log = logging.getLogger("tonghop.intake")
-
-# Reading and checking is pure work on bytes; from this many files in a batch on, it is spread
-# over a pool of processes (the ledger, archive and feedback stay in this one).
-PARALLEL_MIN = 24
 
 Clock = Callable[[], dt.datetime]
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -100,7 +95,6 @@ class _Arrival:
     sha256: str | None
     received: dt.datetime
     started: float
-    checked: Future[CheckResult | str] | None = None  # being checked by a worker process
 
 
 @dataclass
@@ -139,7 +133,6 @@ class Intake:
         ledger: Ledger,
         *,
         clock: Clock = local_now,
-        workers: int | None = None,
     ) -> None:
         self.workspace = workspace
         self.config = config
@@ -147,26 +140,6 @@ class Intake:
         self.ledger = ledger
         self.archive = Archive(workspace.archive)
         self.clock = clock
-        self.workers = (os.cpu_count() or 1) if workers is None else workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
-    def _drop_pool(self) -> None:
-        log.warning("Các tiến trình phụ đã dừng; tiếp tục đọc tệp trong tiến trình chính.")
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = None
-        self.workers = 1
-
-    def __enter__(self) -> Intake:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- public ------------------------------------------------------------------------
     def process(
@@ -176,43 +149,39 @@ class Intake:
         batch_size: int = 50,
         crash_hook: Callable[[str], None] | None = None,
     ) -> list[IntakeResult]:
-        """Take ``paths`` (files in inbox/), committing the ledger once per batch.
-
-        Batches overlap: while one batch is judged and recorded here, the next one is
-        already archived and being read by the worker processes.
-        """
+        """Take ``paths`` (files in inbox/), ``batch_size`` at a time: one sync of the archive
+        and one ledger commit per batch, and no more than one batch's bytes in memory."""
         paths = list(paths)
-        batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         results: list[IntakeResult] = []
-        ready: list[_Arrival] | None = None
-        for batch in batches:
-            prepared = self._prepare(batch, crash_hook)
-            if ready is not None:
-                results.extend(self._record(ready, crash_hook))
-            ready = prepared
-        if ready is not None:
-            results.extend(self._record(ready, crash_hook))
+        for start in range(0, len(paths), batch_size):
+            results.extend(self._take(paths[start : start + batch_size], crash_hook))
         return results
 
-    def process_inbox(self, **kwargs: object) -> list[IntakeResult]:
+    def process_inbox(
+        self, *, batch_size: int = 50, crash_hook: Callable[[str], None] | None = None
+    ) -> list[IntakeResult]:
         ready = [p for p in scan_inbox(self.workspace.inbox) if not owner_file_present(p)]
-        return self.process(ready, **kwargs)  # type: ignore[arg-type]
+        return self.process(ready, batch_size=batch_size, crash_hook=crash_hook)
 
     # --- one batch: archive all, one transaction, then the files leave inbox/ ----------------
-    def _prepare(
+    def _take(
         self, paths: list[Path], crash_hook: Callable[[str], None] | None
-    ) -> list[_Arrival]:
+    ) -> list[IntakeResult]:
         arrived = [a for a in (self._arrive(p) for p in paths) if a is not None]
-        # Bytes first, durably (fsyncs run in parallel), before anything is recorded.
-        self.archive.put_many([a.data for a in arrived if a.data is not None])
+        # Bytes first, durably, before anything is recorded. Bytes the ledger already holds
+        # were synced before that commit; any other object on disk may be a crashed batch's
+        # unsynced write, so it is written again.
+        self.archive.put_batch(
+            {
+                a.sha256: a.data
+                for a in arrived
+                if a.data is not None
+                and a.sha256 is not None
+                and self.ledger.first_with_sha(a.sha256) is None
+            }
+        )
         if crash_hook:
             crash_hook("after-archive")
-        self._precheck(arrived)
-        return arrived
-
-    def _record(
-        self, arrived: list[_Arrival], crash_hook: Callable[[str], None] | None
-    ) -> list[IntakeResult]:
         results: list[IntakeResult] = []
         oversize: list[tuple[Path, str]] = []
         with self.ledger.transaction():
@@ -275,7 +244,7 @@ class Intake:
             received_at=item.received,
             outcome=Outcome.UNREADABLE,
             sha256=item.sha256,
-            archived_as=f"objects/{item.sha256[:2]}/{item.sha256}",
+            archived_as=self.archive.name_of(item.sha256),
         )
         feedback: Path | None = None
         first = self.ledger.first_with_sha(item.sha256)
@@ -289,36 +258,10 @@ class Intake:
         self.ledger.record(sub)
         return IntakeResult(path, sub, feedback)
 
-    def _precheck(self, arrived: list[_Arrival]) -> None:
-        """Read and check a large batch's files in parallel, ahead of judging them."""
-        jobs = [a for a in arrived if a.data is not None]
-        if self.workers < 2 or len(jobs) < PARALLEL_MIN:
-            return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=_pool_context(),
-                initializer=_pool_init,
-                initargs=(self.form, self.config),
-            )
-        try:
-            for item in jobs:
-                item.checked = self._pool.submit(_pool_check, (item.data, item.received.date()))
-        except BrokenProcessPool:
-            self._drop_pool()
-
     def _check(self, path: Path, item: _Arrival, sub: Submission) -> Path | None:
         """Read and check; fills ``sub`` and writes the branch's feedback when there is any."""
         assert item.data is not None
-        outcome: CheckResult | str | None = None
-        if item.checked is not None:
-            try:
-                outcome = item.checked.result()
-            except BrokenProcessPool:
-                # A worker died (killed, out of memory): carry on here, in this process.
-                self._drop_pool()
-        if outcome is None:
-            outcome = read_and_check(item.data, self.form, self.config, sub.received_at.date())
+        outcome = read_and_check(item.data, self.form, self.config, sub.received_at.date())
         if isinstance(outcome, str):
             sub.outcome = Outcome.UNREADABLE
             sub.problems = [Problem(Level.ERROR, outcome)]
@@ -402,8 +345,11 @@ class Intake:
 
     # --- helpers -----------------------------------------------------------------------
     def _source_name(self, path: Path) -> str:
+        inbox = self.workspace.inbox
+        if path.is_relative_to(inbox):  # as scan_inbox and the watcher name them
+            return path.relative_to(inbox).as_posix()
         try:
-            return path.resolve().relative_to(self.workspace.inbox.resolve()).as_posix()
+            return path.resolve().relative_to(inbox.resolve()).as_posix()
         except ValueError:
             return path.name
 
@@ -437,23 +383,3 @@ def read_and_check(
             "Không đọc được tệp do nội dung bất thường. Hãy mở tệp bằng Excel, chọn Lưu thành "
             "Sổ làm việc Excel (.xlsx) rồi gửi lại; nếu vẫn lỗi, báo Văn phòng Đảng ủy."
         )
-
-
-_worker_state: tuple[FormSpec, Config] | None = None
-
-
-def _pool_init(form: FormSpec, config: Config) -> None:
-    global _worker_state
-    _worker_state = (form, config)
-
-
-def _pool_check(job: tuple[bytes, dt.date]) -> CheckResult | str:
-    assert _worker_state is not None
-    form, config = _worker_state
-    return read_and_check(job[0], form, config, job[1])
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # forkserver: no fork of a process that has threads (watchdog, fsync pool) running.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)

@@ -220,8 +220,11 @@ class Ledger:
         )
         sub.id = cursor.lastrowid
         if sub.outcome == Outcome.ACCEPTED:
+            # By branch and period: left to itself SQLite picks the (outcome, period) index,
+            # which scans every accepted return of the period, once per new row.
             self._db.execute(
-                """UPDATE submissions SET outcome = ?, superseded_by = ?
+                """UPDATE submissions INDEXED BY submissions_branch_period
+                   SET outcome = ?, superseded_by = ?
                    WHERE outcome = ? AND branch_code = ? AND period = ? AND id != ?""",
                 (Outcome.SUPERSEDED, sub.id, Outcome.ACCEPTED, sub.branch_code, sub.period, sub.id),
             )

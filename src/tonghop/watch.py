@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from ._observe import CHANGED, CLOSED, FOLDER, GONE, ObserverManager
+from ._observe import CHANGED, CLOSED, FOLDER, GONE, MOVED, ObserverManager
 from ._rebuild import Build, PdfMaker, Publisher, Rebuilder
 from ._settle import Settler, Signature, signature_of
 from .config import Config
@@ -206,7 +206,8 @@ class Watcher:
             for found in scan_inbox(path):
                 self._note(found)
         else:
-            self._note(path, closed=kind == CLOSED)
+            # Closed after writing, or renamed in (closed under its old name): complete now.
+            self._note(path, closed=kind in (CLOSED, MOVED))
 
     def _note(self, path: Path, *, closed: bool = False) -> None:
         if self._hidden(path):
@@ -365,12 +366,8 @@ def run_watch(
     undo_logging = configure_logging(workspace.logs, console=options.console_log)
     intake_lock = FileLock(workspace.archive / "intake.lock", what="tiến trình tiếp nhận")
     try:
-        # One process: the watcher's batches are small (a file in hand stops quickly), and a
-        # kill -9 leaves no worker processes behind.
-        with (
-            Ledger(workspace.ledger) as ledger,
-            Intake(workspace, config, form, ledger, clock=local_now, workers=1) as intake,
-        ):
+        with Ledger(workspace.ledger) as ledger:
+            intake = Intake(workspace, config, form, ledger, clock=local_now)
             publisher = Publisher(workspace, config, form, ledger)
             convert = publisher.make_pdf if options.pdf and find_soffice() else None
 

@@ -136,8 +136,7 @@ class Workspace:
         """Take every file waiting in inbox/, then refresh the status page of each period
         a file was for."""
         with self.intake_lock():
-            with self.intake() as intake:
-                results = intake.process_inbox()
+            results = self.intake().process_inbox()
             for code in sorted({r.submission.period for r in results if r.submission.period}):
                 self.write_status_page(Period.parse(code))
         return results
