@@ -277,6 +277,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_pat
         return True
 
     settle_seconds = wait_until(all_done, 150, "every return recorded and every report rebuilt")
+    watcher.wait_started()  # the last start may still be importing: SIGTERM would kill it
     assert watcher.terminate() == 0, watcher.output()
 
     rows = ledger_rows(ws)
