@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+import tonghop  # noqa: E402
 from tonghop.blank import write_blank_form  # noqa: E402
 from tonghop.config import Branch  # noqa: E402
 from tonghop.form import load_form  # noqa: E402
@@ -162,9 +163,7 @@ def measure(args: argparse.Namespace, way: str) -> Measured:
     options = WatchOptions(poll=args.poll, settle=args.settle, pdf=False, console_log=False)
     begun = time.perf_counter()
     watcher = run_watch(
-        ws,
-        ws.load_config(),
-        load_form(ws.form_path),
+        tonghop.open(ws.home),
         options,
         echo=lambda line: taken_at.append(time.monotonic()),
         on_built=on_built,

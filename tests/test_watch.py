@@ -31,6 +31,7 @@ from tonghop.intake import Intake, IntakeResult
 from tonghop.ledger import Outcome, Submission
 from tonghop.locking import FileLock
 from tonghop.watch import CLOSED, GONE, MOVED, Watcher, _LogFormatter, configure_logging
+from tonghop.workspace import Workspace
 
 from .helpers import is_vietnamese
 
@@ -673,7 +674,7 @@ def totals(workspace, period: str) -> dict[str, object]:
 
 
 def real_watcher(workspace, config, form, ledger, clock, wall) -> Watcher:
-    publisher = Publisher(workspace, config, form, ledger, now=wall)
+    publisher = Publisher(Workspace(workspace, config, form, clock=wall, ledger=ledger))
     intake = Intake(workspace, config, form, ledger, clock=wall)
     return Watcher(workspace.inbox, intake, publisher.build, clock=clock, settle=1.0)
 
@@ -748,7 +749,7 @@ def test_unreadable_file_is_answered_without_a_period_rebuild(workspace, config,
 def test_stale_periods_after_a_kill_between_record_and_rebuild(
     workspace, config, form, ledger, make_return, clock
 ):
-    publisher = Publisher(workspace, config, form, ledger, now=clock)
+    publisher = Publisher(Workspace(workspace, config, form, clock=clock, ledger=ledger))
     make_return("LT1", PERIOD)
     Intake(workspace, config, form, ledger).process_inbox()  # killed before the rebuild
     assert publisher.stale_periods() == [PERIOD]

@@ -398,7 +398,7 @@ def _core_properties(compiled: CompiledTemplate, context: Mapping[str, Any]) -> 
     from markupsafe import Markup
 
     element = parse_xml(compiled.core_xml)  # python-docx's element classes, for CoreProperties
-    properties = CoreProperties(element)  # type: ignore[arg-type]
+    properties = CoreProperties(element)
     for attribute, template in compiled.properties.items():
         # autoescaped for XML by Jinja; the element's text wants the plain string back
         setattr(properties, attribute, Markup(template.render(context)).unescape())

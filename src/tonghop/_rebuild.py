@@ -15,15 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
 from .errors import PeriodError
-from .form import FormSpec
-from .intake import local_now
-from .layout import Layout
-from .ledger import Ledger
 from .periods import Period
-from .publish import REPORT_NAME, publish, write_status_page
+from .publish import REPORT_NAME
 from .report import write_pdf
+from .workspace import Workspace
 
 log = logging.getLogger("tonghop.watch")
 
@@ -156,46 +152,28 @@ class PdfMaker:
 
 
 class Publisher:
-    """The real rebuild: ``publish`` without PDF (full) or only the status page."""
+    """The real rebuild, on the opened workspace: a period's outputs without the PDF (full),
+    or only its status page."""
 
-    def __init__(
-        self,
-        workspace: Layout,
-        config: Config,
-        form: FormSpec,
-        ledger: Ledger,
-        *,
-        now: Callable[[], dt.datetime] = local_now,
-    ) -> None:
+    def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
-        self.config = config
-        self.form = form
-        self.ledger = ledger
-        self.now = now
 
     def build(self, code: str, full: bool) -> None:
         period = Period.parse(code)
         started = time.perf_counter()
         if full:
-            publish(
-                self.workspace,
-                self.config,
-                self.form,
-                self.ledger,
-                period,
-                now=self.now(),
-                pdf=False,
-            )
+            self.workspace.publish(period, pdf=False)
             what = "báo cáo, bảng tổng hợp và trang tình hình nộp"
         else:
-            write_status_page(self.workspace, self.config, self.ledger, period, self.now())
+            self.workspace.write_status_page(period)
             what = "trang tình hình nộp"
         elapsed = (time.perf_counter() - started) * 1000
         log.info("Đã cập nhật %s kỳ %s (%.0f ms).", what, code, elapsed)
 
     def report_path(self, code: str) -> Path:
         period = Period.parse(code)
-        return self.workspace.period_outbox(period) / REPORT_NAME.format(period=period.code)
+        outbox = self.workspace.layout.period_outbox(period)
+        return outbox / REPORT_NAME.format(period=period.code)
 
     def make_pdf(self, code: str) -> None:
         report = self.report_path(code)
@@ -206,7 +184,7 @@ class Publisher:
         """Periods whose report is missing or older than their latest received file: a
         watcher stopped (or killed) between recording a file and rebuilding."""
         latest: dict[str, dt.datetime] = {}
-        for sub in self.ledger.all():
+        for sub in self.workspace.ledger.all():
             if sub.period and (sub.period not in latest or sub.received_at > latest[sub.period]):
                 latest[sub.period] = sub.received_at
         stale = []

@@ -328,9 +328,7 @@ def watch(context: CliContext, poll: bool, interval: float, settle: float, no_pd
     workspace = context.open()
     options = WatchOptions(poll=poll, interval=interval, settle=settle, pdf=not no_pdf)
     click.echo(f"Đang theo dõi {workspace.layout.inbox} (nhấn Ctrl-C để dừng) ...")
-    watcher = run_watch(
-        workspace.layout, workspace.config, workspace.form, options, echo=click.echo
-    )
+    watcher = run_watch(workspace, options, echo=click.echo)
     click.echo(f"Đã dừng. Đã xử lý {watcher.taken} tệp trong lần chạy này.")
 
 

@@ -13,6 +13,10 @@ __all__ = [
     "LockBusy",
     "OfficeError",
     "PeriodError",
+    "ReportError",
+    "ReportPdfError",
+    "ReportTemplateError",
+    "ReportWriteError",
     "TonghopError",
     "UsageError",
     "ValueProblem",
@@ -69,3 +73,19 @@ class VnFormatError(TonghopError):
 
 class OfficeError(TonghopError):
     """LibreOffice is missing or failed to convert a document."""
+
+
+class ReportError(TonghopError):
+    """The report could not be produced."""
+
+
+class ReportTemplateError(ReportError):
+    """The Word template is missing, unreadable, or has a Jinja mistake."""
+
+
+class ReportWriteError(ReportError):
+    """The finished report could not be written (folder read-only, file open in Word...)."""
+
+
+class ReportPdfError(ReportError):
+    """LibreOffice could not convert the report to PDF."""

@@ -23,14 +23,22 @@ from typing import Any
 
 import jinja2
 from jinja2 import Environment, StrictUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 from markupsafe import Markup
 
 from tonghop import office
 from tonghop._docxtemplate import NotADocx, compiled_template, fill, write_package
-from tonghop.errors import TonghopError
-from tonghop.vnformat import FILTERS, VnFormatError
+from tonghop.errors import (
+    OfficeError,
+    ReportError,
+    ReportPdfError,
+    ReportTemplateError,
+    ReportWriteError,
+    VnFormatError,
+)
+from tonghop.vnformat import FILTERS
 
 __all__ = [
     "ReportError",
@@ -46,22 +54,6 @@ __all__ = [
 # docxtpl turns them into a tab and a line break.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TEMPLATE_FILENAME = "<template>"  # what Jinja calls a template made with from_string()
-
-
-class ReportError(TonghopError):
-    """The report could not be produced; ``str(exc)`` is a Vietnamese message for the user."""
-
-
-class ReportTemplateError(ReportError):
-    """The Word template is missing, unreadable, or has a Jinja mistake."""
-
-
-class ReportWriteError(ReportError):
-    """The finished report could not be written (folder read-only, file open in Word...)."""
-
-
-class ReportPdfError(ReportError):
-    """LibreOffice could not convert the report to PDF."""
 
 
 # --------------------------------------------------------------------------------------
@@ -319,7 +311,7 @@ def write_pdf(docx_path: Path) -> Path | None:
     try:
         produced = office.convert(docx_path, "pdf", work)
         _replace(produced, target)
-    except office.OfficeError as exc:
+    except OfficeError as exc:
         raise ReportPdfError(str(exc)) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)

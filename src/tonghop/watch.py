@@ -32,14 +32,12 @@ from typing import ClassVar, Protocol
 from ._observe import CHANGED, CLOSED, FOLDER, GONE, MOVED, ObserverManager
 from ._rebuild import Build, PdfMaker, Publisher, Rebuilder
 from ._settle import Settler, Signature, signature_of
-from .config import Config
 from .errors import LockBusy
-from .form import FormSpec
-from .intake import Intake, IntakeResult, local_now, scan_inbox
-from .layout import Layout
-from .ledger import Ledger, Outcome
+from .intake import IntakeResult, scan_inbox
+from .ledger import Outcome
 from .locking import FileLock
 from .office import find_soffice
+from .workspace import Workspace
 
 log = logging.getLogger("tonghop.watch")
 
@@ -347,9 +345,7 @@ class WatchOptions:
 
 
 def run_watch(
-    workspace: Layout,
-    config: Config,
-    form: FormSpec,
+    workspace: Workspace,
     options: WatchOptions | None = None,
     *,
     echo: Callable[[str], None] | None = None,
@@ -361,62 +357,62 @@ def run_watch(
     Raises LockBusy (exit code 2) when another watcher holds archive/watch.lock.
     """
     options = options or WatchOptions()
-    lock = FileLock(workspace.archive / "watch.lock", what="trình theo dõi inbox")
+    layout = workspace.layout
+    lock = workspace.watch_lock()
     lock.acquire()
-    undo_logging = configure_logging(workspace.logs, console=options.console_log)
-    intake_lock = FileLock(workspace.archive / "intake.lock", what="tiến trình tiếp nhận")
+    undo_logging = configure_logging(layout.logs, console=options.console_log)
+    intake_lock = workspace.intake_lock()
     try:
-        with Ledger(workspace.ledger) as ledger:
-            intake = Intake(workspace, config, form, ledger, clock=local_now)
-            publisher = Publisher(workspace, config, form, ledger)
-            convert = publisher.make_pdf if options.pdf and find_soffice() else None
+        intake = workspace.intake()
+        publisher = Publisher(workspace)
+        convert = publisher.make_pdf if options.pdf and find_soffice() else None
 
-            def report(result: IntakeResult) -> None:
-                if echo:
-                    ms = result.submission.elapsed_ms or 0
-                    echo(f"{dt.datetime.now():%H:%M:%S} {result.summary} ({ms:.0f} ms)")
+        def report(result: IntakeResult) -> None:
+            if echo:
+                ms = result.submission.elapsed_ms or 0
+                echo(f"{dt.datetime.now():%H:%M:%S} {result.summary} ({ms:.0f} ms)")
 
-            watcher = Watcher(
-                workspace.inbox,
-                intake,
-                publisher.build,
-                settle=options.settle,
-                interval=options.interval,
-                pdf=convert,
-                pdf_delay=options.pdf_delay,
-                on_result=report,
-                on_built=on_built,
+        watcher = Watcher(
+            layout.inbox,
+            intake,
+            publisher.build,
+            settle=options.settle,
+            interval=options.interval,
+            pdf=convert,
+            pdf_delay=options.pdf_delay,
+            on_result=report,
+            on_built=on_built,
+        )
+        manager = ObserverManager(
+            layout.inbox, watcher, poll=options.poll, poll_every=options.poll_every
+        )
+        watcher.on_inbox = manager.ensure
+        restore = _install_signals(watcher)
+        try:
+            if not _take_intake_lock(intake_lock, watcher):
+                return watcher
+            for code in publisher.stale_periods():
+                watcher.rebuilder.mark(code, full=True)
+            manager.start()
+            mode = "dò định kỳ (--poll)" if options.poll else "nhận sự kiện của hệ thống"
+            log.info(
+                "Bắt đầu theo dõi %s (tiến trình số %d, %s, quét lại mỗi %g giây).",
+                layout.inbox,
+                os.getpid(),
+                mode,
+                options.interval,
             )
-            manager = ObserverManager(
-                workspace.inbox, watcher, poll=options.poll, poll_every=options.poll_every
-            )
-            watcher.on_inbox = manager.ensure
-            restore = _install_signals(watcher)
+            if started:
+                started(watcher)
             try:
-                if not _take_intake_lock(intake_lock, watcher):
-                    return watcher
-                for code in publisher.stale_periods():
-                    watcher.rebuilder.mark(code, full=True)
-                manager.start()
-                mode = "dò định kỳ (--poll)" if options.poll else "nhận sự kiện của hệ thống"
-                log.info(
-                    "Bắt đầu theo dõi %s (tiến trình số %d, %s, quét lại mỗi %g giây).",
-                    workspace.inbox,
-                    os.getpid(),
-                    mode,
-                    options.interval,
-                )
-                if started:
-                    started(watcher)
-                try:
-                    watcher.run()
-                finally:
-                    manager.stop()
+                watcher.run()
             finally:
-                restore()
-                intake_lock.release()
-            log.info("Đã dừng theo dõi; đã xử lý %d tệp trong lần chạy này.", watcher.taken)
-            return watcher
+                manager.stop()
+        finally:
+            restore()
+            intake_lock.release()
+        log.info("Đã dừng theo dõi; đã xử lý %d tệp trong lần chạy này.", watcher.taken)
+        return watcher
     finally:
         undo_logging()
         lock.release()

@@ -72,13 +72,19 @@ class Workspace:
     """An opened workspace. Close it (or use ``with``) to close the ledger."""
 
     def __init__(
-        self, layout: Layout, config: Config, form: FormSpec, *, clock: Clock = local_now
+        self,
+        layout: Layout,
+        config: Config,
+        form: FormSpec,
+        *,
+        clock: Clock = local_now,
+        ledger: Ledger | None = None,
     ) -> None:
         self.layout = layout
         self.config = config
         self.form = form
         self.clock = clock
-        self._ledger: Ledger | None = None
+        self._ledger = ledger
 
     # --- resources ---------------------------------------------------------------------
     @property
