@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
 import time
 import tracemalloc
 import unicodedata
@@ -734,3 +736,209 @@ def test_libreoffice_round_trip_keeps_names_and_values(tmp_path: Path) -> None:
 def test_every_message_is_nfc_vietnamese_and_says_what_to_do() -> None:
     for message in _package.MESSAGES.values():
         assert_good_message(message)
+
+
+# --- every legal spelling of the package reads the same -----------------------------------
+
+
+def zip_parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def respell(data: bytes, change) -> bytes:
+    """``data`` with each XML part's text passed through ``change(name, text)``."""
+    parts = zip_parts(data)
+    return patch_zip(
+        data,
+        {
+            name: change(name, part.decode("utf-8")).encode("utf-8")
+            for name, part in parts.items()
+            if name.endswith((".xml", ".rels")) and name.startswith(("xl/", "_rels/"))
+        },
+    )
+
+
+def prefixed(name: str, text: str) -> str:
+    """Every SpreadsheetML element under the prefix x:, as .NET writers do."""
+    if not name.startswith("xl/") or name.endswith(".rels") or MAIN not in text:
+        return text
+    text = re.sub(r"<(/?)([A-Za-z]\w*)(?=[\s/>])", r"<\1x:\2", text)
+    return text.replace(f'xmlns="{MAIN}"', f'xmlns:x="{MAIN}"')
+
+
+def strict(name: str, text: str) -> str:
+    """Excel's Strict Open XML: the purl.oclc.org namespaces and relationship types."""
+    text = text.replace(MAIN, STRICT).replace(f"{REL}/", f"{STRICT_REL}/")
+    return text.replace(f'"{REL}"', f'"{STRICT_REL}"')
+
+
+def moved_strings(data: bytes) -> bytes:
+    """Inline strings moved into a shared-strings part (as Excel writes), or the other way."""
+    parts = zip_parts(data)
+    if "xl/sharedStrings.xml" in parts:
+        strings = [
+            "".join(si.itertext())
+            for si in etree.fromstring(parts["xl/sharedStrings.xml"]).iter(f"{{{MAIN}}}si")
+        ]
+        pattern, changes = r'(<c [^>]*?)t="s"><v>(\d+)</v></c>', {"xl/sharedStrings.xml": None}
+
+        def move(match: re.Match[str]) -> str:
+            text = escape(strings[int(match.group(2))])
+            return f'{match.group(1)}t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+    else:
+        strings, pattern, changes = [], r'(<c [^>]*?)t="inlineStr"><is><t>([^<]*)</t></is></c>', {}
+
+        def move(match: re.Match[str]) -> str:
+            strings.append(match.group(2))
+            return f'{match.group(1)}t="s"><v>{len(strings) - 1}</v></c>'
+
+    for name, part in parts.items():
+        if name.startswith("xl/worksheets/"):
+            changes[name] = re.sub(pattern, move, part.decode()).encode()
+    if strings and "xl/sharedStrings.xml" not in parts:
+        items = "".join(f"<si><t>{text}</t></si>" for text in strings)
+        changes["xl/sharedStrings.xml"] = f'<sst xmlns="{MAIN}">{items}</sst>'.encode()
+        rels = (
+            parts["xl/_rels/workbook.xml.rels"]
+            .decode()
+            .replace(
+                "</Relationships>",
+                f'<Relationship Id="rIdS" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/>'
+                "</Relationships>",
+            )
+        )
+        changes["xl/_rels/workbook.xml.rels"] = rels.encode()
+    return patch_zip(data, changes)
+
+
+def rich_runs(name: str, text: str) -> str:
+    """Each shared string split into two runs, the second one bold (Excel's rich text)."""
+    if not name.endswith("sharedStrings.xml"):
+        return text
+
+    def split(match: re.Match[str]) -> str:
+        body = etree.fromstring(f"<t>{match.group(1)}</t>").text or ""
+        half = len(body) // 2
+        return (
+            f'<si><r><t xml:space="preserve">{escape(body[:half])}</t></r><r><rPr><b/></rPr>'
+            f'<t xml:space="preserve">{escape(body[half:])}</t></r></si>'
+        )
+
+    return re.sub(r"<si><t[^>]*>([^<]*)</t></si>", split, text)
+
+
+def exponents(name: str, text: str) -> str:
+    """Numbers written in exponent form, as Java and .NET writers do (48 -> 4.8E+1)."""
+    if "worksheets/" not in name:
+        return text
+    number_cell = r'(<c(?: (?!t=)\w+="[^"]*")*(?: t="n")?(?: (?!t=)\w+="[^"]*")*>)'
+    return re.sub(
+        number_cell + r"<v>(-?\d+(?:\.\d+)?)</v>",
+        lambda m: f"{m.group(1)}<v>{float(m.group(2)):.6E}</v>",
+        text,
+    )
+
+
+def what_is_read(book) -> tuple:
+    return (
+        book.sheet_names,
+        {
+            k: (c.sheet, c.ref, c.value, c.has_cached_value, c.is_error)
+            for k, c in book.names.items()
+        },
+        {k: (c.sheet, c.ref, c.value) for k, c in book.id_rows.items()},
+    )
+
+
+SPELLINGS = {
+    "prefixed": lambda data: respell(data, prefixed),
+    "strict": lambda data: respell(data, strict),
+    "strict_prefixed": lambda data: respell(respell(data, strict), prefixed),
+    "moved_strings": moved_strings,
+    "rich_text": lambda data: respell(moved_strings(data), rich_runs),
+    "exponents": lambda data: respell(data, exponents),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_every_spelling_of_a_return_reads_the_same(spelling: str) -> None:
+    data = openpyxl_return()
+    respelled = SPELLINGS[spelling](data)
+    assert respelled != data
+    expected = what_is_read(read_workbook(data))
+    assert what_is_read(read_workbook(respelled)) == expected
+    assert expected[1]["members_end"] == (ODD_SHEET, "C7", None, False, False)
+    assert (
+        expected[1]["members_start"][2] == 48 and expected[1]["note"][2] == "Chi bộ hoạt động tốt"
+    )
+
+
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_every_spelling_tells_formulas_errors_and_empty_strings(spelling: str) -> None:
+    body = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="C1"><f>SUM(C2:C3)</f></c></row>'
+        '<row r="2"><c r="A2" t="s"><v>1</v></c><c r="C2" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>'
+        '<row r="3"><c r="A3" t="s"><v>2</v></c><c r="C3" t="str"><f>""</f><v></v></c></row>'
+        '<row r="4"><c r="A4" t="s"><v>3</v></c><c r="C4"><v>12.000000000000002</v></c></row>'
+    )
+    data = build_xlsx({"Báo cáo": body}, shared=["no_value", "error", "empty", "noisy"])
+    book = read_workbook(SPELLINGS[spelling](data))
+    assert book.id_rows == {
+        "no_value": Cell("Báo cáo", "C1", None, "SUM(C2:C3)", has_cached_value=False),
+        "error": Cell("Báo cáo", "C2", "#DIV/0!", "1/0", is_error=True),
+        "empty": Cell("Báo cáo", "C3", "", '""'),
+        "noisy": Cell("Báo cáo", "C4", 12),
+    }
+
+
+def test_date_time_and_duration_formats_give_the_stored_number() -> None:
+    wb = OpenpyxlWorkbook()
+    ws = wb.active
+    # (60 is left out: Excel's fictitious 29/02/1900, which calamine reads as the 28th)
+    stored = [45473, 45473.5, 48, 0.125, -5, -0.5, 1.5, 61, 0.99999999999]
+    formats = ["dd/mm/yyyy", "dd/mm/yyyy hh:mm", "dd/mm/yyyy", "hh:mm", "dd/mm/yyyy"]
+    formats += ["hh:mm", "[h]:mm:ss", "dd/mm/yyyy", "hh:mm:ss"]
+    for row, (value, number_format) in enumerate(zip(stored, formats, strict=True), 1):
+        ws.cell(row, 1, f"v{row}")
+        ws.cell(row, 3, value).number_format = number_format
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    book = read_workbook(buffer.getvalue())
+    assert [book.id_rows[f"v{row}"].value for row in range(1, len(stored) + 1)] == stored
+    wb.epoch = openpyxl_1904()
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    assert read_workbook(buffer.getvalue()).id_rows["v1"].value == 45473  # raw in 1904 too
+
+
+def openpyxl_1904():
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    return CALENDAR_MAC_1904
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(-(10**9), 10**9),
+    st.integers(-2, 2),  # a formula's noise: an ulp or two (12.000000000000002)
+    st.floats(-1e9, 1e9, allow_nan=False),
+)
+def test_binary_noise_reads_as_the_number_shown(whole: int, ulps: int, other: float) -> None:
+    """12.000000000000002 in a formula's cache is the 12 a spreadsheet shows."""
+    noisy = float(whole)
+    for _ in range(abs(ulps) if whole else 0):  # next to 0 is 5e-324, not noise
+        noisy = math.nextafter(noisy, math.inf if ulps > 0 else -math.inf)
+    body = (
+        f'<row r="1"><c r="A1" t="inlineStr"><is><t>noisy</t></is></c><c r="C1"><f>X</f><v>'
+        f"{noisy!r}</v></c></row>"
+        f'<row r="2"><c r="A2" t="inlineStr"><is><t>other</t></is></c><c r="C2"><v>'
+        f"{other!r}</v></c></row>"
+    )
+    book = read_workbook(build_xlsx({"S": body}))
+    value = book.id_rows["noisy"].value
+    assert value == whole and type(value) is int
+    shown = float(f"{other:.15g}")
+    assert book.id_rows["other"].value == shown
+    assert type(book.id_rows["other"].value) is (int if shown.is_integer() else float)
