@@ -95,11 +95,12 @@ MAX_ROW, MAX_COL = 1_048_576, 16_384
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 _DOCTYPES = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
 _WORKSHEET_TYPES = ("/worksheet", "/xlMacrosheet")
-# The spelling of every real producer: each cell tag unprefixed, with r first in double quotes.
-# A match is a cell tag spelled otherwise or beyond column Z or row 999, or a DOCTYPE; none
-# means the sheet spans at most 26 x 999 cells, without a second look.
+# The usual spelling of real producers: each cell tag unprefixed, with its r first, in double
+# quotes. A match is a cell tag spelled otherwise or beyond column Z or row 999, or a DOCTYPE;
+# none means the sheet spans at most 26 x 999 cells, and that a cell not found as `<c r="C7"`
+# is not in the sheet.
 _UNUSUAL = re.compile(
-    rb'<(?:c(?=[\s/>])(?!\sr="[A-Z][0-9]{1,3}")|!DOCTYPE|[A-Za-z_][\w.\-]*:c[\s/>])'
+    rb'<(?:c(?=[\s/>])(?!\sr="[A-Z][1-9][0-9]{0,2}")|!DOCTYPE|[A-Za-z_][\w.\-]*:c[\s/>])'
 )
 _TAG = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?(c|row)(?=[\s/>])([^>]*)>")
 _R = re.compile(rb"""(?:^|\s)r\s*=\s*["']\s*([A-Za-z]{0,3})([0-9]{0,7})\s*["']""")
@@ -114,6 +115,7 @@ class Opened:
     definitions: list[tuple[str, str | None, str]]  # (name, localSheetId, text)
     date1904: bool
     sheet_xml: dict[str, bytes] = field(default_factory=dict)  # worksheet part -> its XML
+    usual: set[str] = field(default_factory=set)  # worksheet parts in the usual spelling
 
 
 class Package:
@@ -254,13 +256,16 @@ def open_package(data: bytes) -> Opened:
     for _, part in opened.sheets:
         xml = package.read(part) if part else None
         if xml is not None:
-            check_sheet_area(xml)
             opened.sheet_xml[part or ""] = xml
+            if check_sheet_area(xml):
+                opened.usual.add(part or "")
     return opened
 
 
-def check_sheet_area(xml: bytes) -> None:
-    """Refuse a worksheet whose cells span more than MAX_SHEET_AREA cells (or with a DOCTYPE)."""
+def check_sheet_area(xml: bytes) -> bool:
+    """Refuse a worksheet whose cells span more than MAX_SHEET_AREA cells (or with a DOCTYPE).
+
+    Returns whether the sheet is in the usual spelling (see _UNUSUAL)."""
     if xml[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in xml[:4]:
         refuse_doctype(xml)
         try:
@@ -269,7 +274,7 @@ def check_sheet_area(xml: bytes) -> None:
             raise Unreadable("corrupt") from exc
     unusual = _UNUSUAL.search(xml)
     if unusual is None:
-        return
+        return True
     refuse_doctype(xml[unusual.start() :])
     # An upper bound of the last row and column that hold a cell: the largest ones written,
     # plus one for every row or cell placed by its position instead (after the one before).
@@ -284,6 +289,7 @@ def check_sheet_area(xml: bytes) -> None:
             cols = max(cols, column_index(letters.decode())) if letters else cols + 1
             if rows * cols > MAX_SHEET_AREA:
                 raise Unreadable("too_large")
+    return False
 
 
 def column_index(letters: str) -> int:

@@ -144,7 +144,7 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     value_letters = _letters(value_col)
     cells: dict[str, dict[str, Cell]] = {}
-    id_rows: dict[str, Cell] = {}
+    id_rows: dict[str, tuple[str, str]] = {}  # id -> (sheet, ref) of its value cell
     for name, part in opened.sheets:
         cells[name] = kept = {}
         xml = opened.sheet_xml.get(part or "")
@@ -155,20 +155,22 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
         top, left = sheet.start or (0, 0)
         looks: set[str] = set()
         at = value_col - 1 - left
-        for offset, values in enumerate(grid):
-            row = top + offset + 1
+        for row, values in enumerate(grid, top + 1):
+            first = values[0] if left == 0 else ""  # column A
+            raw = values[at] if 0 <= at < len(values) else ""
             ref = f"{value_letters}{row}"
-            first = values[0] if left == 0 and values else None  # column A
-            value = _value(values[at], epoch) if 0 <= at < len(values) else None
-            if first is not None and first != "":
-                kept[f"A{row}"] = Cell(name, f"A{row}", _value(first, epoch))
-            if value is not None:
-                kept[ref] = Cell(name, ref, value)
-            if type(first) is str and first:
+            if raw != "":
+                value = _value(raw, epoch)
+                if value is not None:
+                    kept[ref] = Cell(name, ref, value)
+            if first == "":
+                continue
+            kept[f"A{row}"] = Cell(name, f"A{row}", _value(first, epoch))
+            if type(first) is str:
                 key = first.strip().lower()
                 if key not in id_rows and _ID.fullmatch(key):
-                    id_rows[key] = Cell(name, ref, None)  # the stored cell replaces it below
-                    if value is None:
+                    id_rows[key] = (name, ref)
+                    if ref not in kept:
                         looks.add(ref)
         for sheet_name, row, col, ref in targets.values():
             if sheet_name != name or ref in kept:
@@ -182,14 +184,18 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
             else:
                 kept[ref] = Cell(name, ref, value)
         if looks:
-            kept.update((c.ref, c) for c in _look(xml, name, looks, epoch))
-    for key, cell in id_rows.items():
-        id_rows[key] = cells[cell.sheet].get(cell.ref) or cell
-    names = {
-        key: cells.get(sheet, {}).get(ref) or Cell(sheet, ref, None)
-        for key, (sheet, _, _, ref) in targets.items()
-    }
-    return Workbook(sheet_names=sheet_names, names=names, id_rows=id_rows, cells=cells)
+            usual = part in opened.usual
+            kept.update((c.ref, c) for c in _look(xml, usual, name, looks, epoch))
+
+    def stored(sheet: str, ref: str) -> Cell:
+        return cells[sheet].get(ref) or Cell(sheet, ref, None)
+
+    return Workbook(
+        sheet_names=sheet_names,
+        names={key: stored(sheet, ref) for key, (sheet, _, _, ref) in targets.items()},
+        id_rows={key: stored(sheet, ref) for key, (sheet, ref) in id_rows.items()},
+        cells=cells,
+    )
 
 
 def _value(raw: object, epoch: dt.datetime) -> Value:
@@ -208,58 +214,90 @@ def _value(raw: object, epoch: dt.datetime) -> Value:
 
 def _number(value: float) -> int | float:
     """The number a spreadsheet shows: 15 significant digits, integral ones as int."""
+    if -1e15 < value < 1e15 and value.is_integer():  # the usual case: nothing to round
+        return int(value)
     if not math.isfinite(value):
         return value
     shown = float(f"{value:.15g}")
     return int(shown) if shown.is_integer() else shown
 
 
-def _look(xml: bytes, sheet: str, refs: set[str], epoch: dt.datetime) -> list[Cell]:
+def _look(xml: bytes, usual: bool, sheet: str, refs: set[str], epoch: dt.datetime) -> list[Cell]:
     """The cells ``refs`` as the sheet's XML stores them, for those calamine read as empty:
-    a formula without cached value, an error value, an empty string, a time or duration."""
-    _package.refuse_doctype(xml)
+    a formula without cached value, an error value, an empty string, a time or duration.
+
+    In a sheet of the usual spelling a cell is found by its start tag, `<c r="C7"`, and only
+    that element is parsed; otherwise (or if that is ambiguous) the whole sheet is.
+    """
     found: list[Cell] = []
+    for ref in sorted(refs) if usual else ():
+        tag = f'<c r="{ref}"'.encode()
+        at = xml.find(tag)
+        if at >= 0 and xml.find(tag, at + 1) >= 0:
+            break  # twice (in a comment?): parse the whole sheet
+        end = xml.find(b">", at) + 1
+        if at < 0 or xml[end - 2 : end] == b"/>":
+            continue  # no such cell, or an empty one
+        close = xml.find(b"</c>", end)
+        try:
+            element = etree.fromstring(xml[at : close + 4], _package.PARSER)
+        except (etree.XMLSyntaxError, ValueError):
+            break
+        cell = _stored_cell(element, sheet, ref, epoch, xml)
+        if cell is not None:
+            found.append(cell)
+    else:
+        if usual:
+            return found
+    return _look_everywhere(xml, sheet, refs, epoch)
+
+
+def _look_everywhere(xml: bytes, sheet: str, refs: set[str], epoch: dt.datetime) -> list[Cell]:
+    """:func:`_look` by a parse of the whole sheet, placing cells that have no r as well."""
+    found: list[Cell] = []
+    row = 0
+    for row_element in _sheet_rows(xml):
+        row = int(row_element.get("r") or row + 1)
+        col = 0
+        for c in row_element:
+            if local(c.tag) != "c":
+                continue
+            r = c.get("r")
+            match = _REF.fullmatch(r) if r else None
+            if r and match is None:
+                raise Unreadable("corrupt")
+            col = column_index(match.group(1)) if match else col + 1
+            cell_row = int(match.group(2)) if match else row
+            if not (0 < cell_row <= MAX_ROW and 0 < col <= MAX_COL):
+                raise Unreadable("corrupt")
+            ref = f"{_letters(col)}{cell_row}"
+            if ref in refs:
+                cell = _stored_cell(c, sheet, ref, epoch, xml)
+                if cell is not None:
+                    found.append(cell)
+    return found
+
+
+def _sheet_rows(xml: bytes) -> list[etree._Element]:
+    """The <row> elements of a worksheet's <sheetData>, from a parse of the whole part."""
+    _package.refuse_doctype(xml)
     try:
         root = etree.fromstring(xml, _package.PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise Unreadable("corrupt") from exc
-    row = 0
-    for section in root:
-        if local(section.tag) != "sheetData":
-            continue
-        for row_element in section:
-            if local(row_element.tag) != "row":
-                continue
-            row = int(row_element.get("r") or row + 1)
-            col = 0
-            for c in row_element:
-                if local(c.tag) != "c":
-                    continue
-                r = c.get("r")
-                match = _REF.fullmatch(r) if r else None
-                if r and match is None:
-                    raise Unreadable("corrupt")
-                col = column_index(match.group(1)) if match else col + 1
-                cell_row = int(match.group(2)) if match else row
-                if not (0 < cell_row <= MAX_ROW and 0 < col <= MAX_COL):
-                    raise Unreadable("corrupt")
-                ref = f"{_letters(col)}{cell_row}"
-                if ref in refs:
-                    cell = _stored_cell(c, sheet, ref, epoch, root)
-                    if cell is not None:
-                        found.append(cell)
-    return found
+    sections = [s for s in root if local(s.tag) == "sheetData"]
+    return [row for s in sections for row in s if local(row.tag) == "row"]
 
 
 def _stored_cell(
-    c: etree._Element, sheet: str, ref: str, epoch: dt.datetime, root: etree._Element
+    c: etree._Element, sheet: str, ref: str, epoch: dt.datetime, xml: bytes
 ) -> Cell | None:
     kind = c.get("t") or "n"
     formula = text = None
     for child in c:
         tag = local(child.tag)
         if tag == "f" and formula is None:
-            formula = child.text or _shared_formula(root, child, ref)
+            formula = child.text or _shared_formula(xml, child, ref)
         elif tag == "v" and text is None:
             text = child.text or ""
         elif tag == "is" and text is None:
@@ -282,18 +320,18 @@ def _stored_cell(
         return Cell(sheet, ref, text, formula)
 
 
-def _shared_formula(root: etree._Element, f: etree._Element, ref: str) -> str:
+def _shared_formula(xml: bytes, f: etree._Element, ref: str) -> str:
     """A shared formula's text for a cell that has only its index: its master's, moved."""
     si = f.get("si")
     if f.get("t") != "shared" or si is None:
         return ""
-    for master in root.iter("{*}f"):
-        if master.get("t") == "shared" and master.get("si") == si and master.text:
+    for c in (c for row in _sheet_rows(xml) for c in row):
+        master = next((x for x in c if local(x.tag) == "f" and x.get("si") == si), None)
+        if master is not None and master.get("t") == "shared" and master.text:
             from openpyxl.formula.translate import Translator  # only for this rare case
 
-            origin = master.getparent().get("r") or ""
             try:
-                return Translator("=" + master.text, origin).translate_formula(ref)[1:]
+                return Translator("=" + master.text, c.get("r") or "").translate_formula(ref)[1:]
             except Exception:  # a formula openpyxl cannot tokenize: no text to show
                 return ""
     return ""
@@ -346,4 +384,4 @@ def _name_target(text: str) -> tuple[str, int, int, str] | None:
     if col2 is not None and (int(row2), column_index(col2)) != (row, col):
         return None  # a range of more than one cell
     sheet = (quoted.replace("''", "'") if quoted else bare).casefold()
-    return sheet, row, col, f"{_letters(col)}{row}"
+    return sheet, row, col, f"{col1.upper()}{row}"
