@@ -1,13 +1,11 @@
-"""Read one branch return workbook (.xlsx/.xlsm) safely.
+"""Read one branch return workbook (.xlsx/.xlsm) safely: cell values from python-calamine.
 
-Cell values come from python-calamine. Our own code does only what no library does for us:
-the package pre-check (:mod:`tonghop._package`), the defined names, and telling a formula
-left without a cached value (or an error value) from an empty cell, which calamine reads
-alike: the sheet's XML is looked at only when a cell the checker needs came back empty.
-Only the cells the checker can use are kept (column A, the value column and the cells behind
-defined names). Values are raw: numbers as stored (rounded to the 15 significant digits a
-spreadsheet shows, integral ones as int; a date-formatted number as its serial), text as
-typed, coercion is the checker's job.
+Our own code does what no library does for us: the package pre-check (:mod:`._package`), the
+defined names, and telling a formula without a cached value (or an error) from an empty cell,
+which calamine reads alike, by a look at the sheet's XML made only when a cell the checker
+needs came back empty. Kept: column A, the value column, the cells behind defined names.
+Values are raw (coercion is the checker's job): a number as a spreadsheet shows it (15
+significant digits, int when integral; a date as its serial), text as typed.
 """
 
 from __future__ import annotations
@@ -20,18 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
+from openpyxl.utils.cell import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 from tonghop import _package
-from tonghop._package import MAX_COL, MAX_ROW, Opened, Unreadable, column_index, local
+from tonghop._package import MAX_COL, MAX_ROW, Opened, Unreadable, column_index, local, parse
 
 __all__ = ["Cell", "Unreadable", "Workbook", "precheck", "read_workbook", "sniff"]
 
 Value = str | int | float | bool | None
 
 _ID = re.compile(r"[a-z][a-z0-9_]*")
-_REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
 _NAME_TARGET = re.compile(
     r"=?\s*(?:'((?:[^']|'')+)'|([^'!\[\]:*?/\\\s,;()=]+))!"
     r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?\s*"
@@ -40,11 +38,8 @@ _NAME_TARGET = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    """One cell as stored in the file. ``value`` is raw: coercion is the checker's job.
-
-    ``formula`` is the text of a formula that has no cached value, or of one whose value is
-    an error; a formula with a cached value is read as that value (``formula`` None).
-    """
+    """One cell as stored. ``formula``: the text of a formula without a cached value or whose
+    value is an error; one with a cached value is read as that value (``formula`` None)."""
 
     sheet: str
     ref: str
@@ -56,11 +51,7 @@ class Cell:
 
 @dataclass
 class Workbook:
-    """What the checker needs from a return.
-
-    ``cells`` holds only the cells that were kept: column A, the value column and the cells
-    that defined names point to (sheet name -> "C7" -> Cell).
-    """
+    """What the checker needs from a return; ``cells``: sheet name -> "C7" -> kept Cell."""
 
     sheet_names: list[str]
     names: dict[str, Cell]
@@ -68,31 +59,23 @@ class Workbook:
     cells: dict[str, dict[str, Cell]] = field(default_factory=dict, repr=False)
 
     def cell(self, sheet: str, ref: str) -> Cell | None:
-        cells = self.cells.get(sheet)
-        if cells is None:
-            folded = sheet.casefold()
-            cells = next((c for n, c in self.cells.items() if n.casefold() == folded), None)
-            if cells is None:
-                return None
-        return cells.get(ref.replace("$", "").strip().upper())
+        cells = [c for n, c in self.cells.items() if n.casefold() == sheet.casefold()]
+        return (self.cells.get(sheet) or next(iter(cells), {})).get(
+            ref.replace("$", "").strip().upper()
+        )
 
 
 def sniff(data: bytes, name: str = "") -> str:
-    """Tell what kind of file ``data`` is, to pick the right message.
-
-    Returns one of: "xlsx", "xlsb", "xls", "encrypted", "ods", "odf", "docx", "doc", "pptx",
-    "zip" (another zip), "corrupt" (a zip that cannot be opened, e.g. a partial download),
-    "pdf", "image", "html", "xml2003", "csv", "empty" or "not_zip".
-    """
+    """What kind of file ``data`` is, to pick the right message: "xlsx", "xlsb", "xls",
+    "encrypted", "ods", "odf", "docx", "doc", "pptx", "zip" (another zip), "corrupt" (a zip that
+    cannot be opened, e.g. a partial download), "pdf", "image", "html", "xml2003", "csv",
+    "empty" or "not_zip"."""
     return _package.sniff_kind(data, name)
 
 
 def precheck(data: bytes) -> None:
-    """Raise :class:`Unreadable` unless ``data`` is a workbook package safe to open.
-
-    Every place that opens a branch's file calls this first (the reader, the feedback
-    writer's openpyxl): zip bombs, hostile sheets and files that are not workbooks stop here.
-    """
+    """Raise :class:`Unreadable` unless ``data`` is a workbook package safe to open; every
+    place that opens a branch's file (the reader, feedback's openpyxl) calls it first."""
     _package.open_package(data)
 
 
@@ -106,10 +89,8 @@ def read_workbook(source: Path | bytes, *, value_column: str = "C") -> Workbook:
         return _read(data, opened, column_index(value_column))
     except PasswordError as exc:
         raise Unreadable("encrypted") from exc
-    except (CalamineError, ValueError, IndexError, KeyError, OverflowError) as exc:
-        raise Unreadable("corrupt") from exc
-    except RecursionError as exc:
-        raise Unreadable("corrupt") from exc
+    except (CalamineError, ValueError, IndexError, KeyError, OverflowError, RecursionError) as e:
+        raise Unreadable("corrupt") from e
     except MemoryError as exc:
         raise Unreadable("too_large") from exc
     except BaseException as exc:  # a Rust panic in calamine is a BaseException
@@ -126,15 +107,14 @@ def _read_file(path: Path) -> bytes:
     except FileNotFoundError as exc:
         raise Unreadable("missing", f"Không tìm thấy tệp «{path.name}». Hãy kiểm tra lại.") from exc
     except IsADirectoryError as exc:
-        raise Unreadable(
-            "missing", f"«{path.name}» là thư mục, không phải tệp Excel. Hãy chọn đúng tệp."
-        ) from exc
+        message = f"«{path.name}» là thư mục, không phải tệp Excel. Hãy chọn đúng tệp."
+        raise Unreadable("missing", message) from exc
     except OSError as exc:
-        raise Unreadable(
-            "missing",
+        message = (
             f"Không mở được tệp «{path.name}» (có thể tệp đang mở trong chương trình khác)."
-            " Hãy đóng tệp rồi thử lại.",
-        ) from exc
+            " Hãy đóng tệp rồi thử lại."
+        )
+        raise Unreadable("missing", message) from exc
 
 
 def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
@@ -142,7 +122,7 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
     targets = _resolve_names(opened.definitions, sheet_names)
     epoch = CALENDAR_MAC_1904 if opened.date1904 else CALENDAR_WINDOWS_1900
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    value_letters = _letters(value_col)
+    value_letters = get_column_letter(value_col)
     cells: dict[str, dict[str, Cell]] = {}
     id_rows: dict[str, tuple[str, str]] = {}  # id -> (sheet, ref) of its value cell
     for name, part in opened.sheets:
@@ -153,39 +133,30 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
         sheet = book.get_sheet_by_name(name)
         grid = sheet.to_python()
         top, left = sheet.start or (0, 0)
-        looks: set[str] = set()
-        at = value_col - 1 - left
-        for row, values in enumerate(grid, top + 1):
-            first = values[0] if left == 0 else ""  # column A
-            raw = values[at] if 0 <= at < len(values) else ""
-            ref = f"{value_letters}{row}"
-            if raw != "":
-                value = _value(raw, epoch)
-                if value is not None:
-                    kept[ref] = Cell(name, ref, value)
+
+        looks: set[str] = set()  # needed cells calamine read as empty
+        for row in range(top + 1, top + 1 + len(grid)):
+            first, ref = _at(grid, top, left, row, 1), f"{value_letters}{row}"
+            value = _value(_at(grid, top, left, row, value_col), epoch)
+            if value is not None:
+                kept[ref] = Cell(name, ref, value)
             if first == "":
                 continue
             kept[f"A{row}"] = Cell(name, f"A{row}", _value(first, epoch))
-            if type(first) is str:
-                key = first.strip().lower()
-                if key not in id_rows and _ID.fullmatch(key):
-                    id_rows[key] = (name, ref)
-                    if ref not in kept:
-                        looks.add(ref)
+            key = first.strip().lower() if type(first) is str else ""
+            if key not in id_rows and _ID.fullmatch(key):
+                id_rows[key] = (name, ref)
+                if value is None:
+                    looks.add(ref)
         for sheet_name, row, col, ref in targets.values():
-            if sheet_name != name or ref in kept:
-                continue
-            values = grid[row - 1 - top] if 0 <= row - 1 - top < len(grid) else []
-            value = (
-                _value(values[col - 1 - left], epoch) if 0 <= col - 1 - left < len(values) else None
-            )
+            value = _value(_at(grid, top, left, row, col), epoch) if sheet_name == name else 0
             if value is None:
                 looks.add(ref)
-            else:
+            elif sheet_name == name:
                 kept[ref] = Cell(name, ref, value)
         if looks:
-            usual = part in opened.usual
-            kept.update((c.ref, c) for c in _look(xml, usual, name, looks, epoch))
+            found = _look(xml, part in opened.usual, name, looks)
+            kept.update((cell.ref, cell) for cell in found)
 
     def stored(sheet: str, ref: str) -> Cell:
         return cells[sheet].get(ref) or Cell(sheet, ref, None)
@@ -198,18 +169,21 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
     )
 
 
+def _at(grid: list[list[object]], top: int, left: int, row: int, col: int) -> object:
+    """The calamine value of the 1-based (row, col) of a grid starting at (top, left)."""
+    values = grid[row - 1 - top] if 0 <= row - 1 - top < len(grid) else ()
+    return values[col - 1 - left] if 0 <= col - 1 - left < len(values) else ""
+
+
 def _value(raw: object, epoch: dt.datetime) -> Value:
     """A calamine value, raw; None for an empty cell and for what needs a look at the XML."""
-    kind = type(raw)
-    if kind is str:
-        return raw or None  # type: ignore[return-value]
-    if kind is float:
-        return _number(raw)  # type: ignore[arg-type]
-    if kind is bool or kind is int:
-        return raw  # type: ignore[return-value]
-    if kind is dt.date or kind is dt.datetime:  # a number shown as a date: its serial
-        return _number(to_excel(raw, epoch))  # type: ignore[arg-type]
-    return None  # time, timedelta: calamine folds negative and whole days away
+    if isinstance(raw, str | bool | int):
+        return raw if raw != "" else None
+    if isinstance(raw, float):
+        return _number(raw)
+    if isinstance(raw, dt.date):  # a number shown as a date (or date and time): its serial
+        return _number(to_excel(raw, epoch))
+    return None  # time, timedelta: calamine folds negative numbers and whole days away
 
 
 def _number(value: float) -> int | float:
@@ -222,82 +196,39 @@ def _number(value: float) -> int | float:
     return int(shown) if shown.is_integer() else shown
 
 
-def _look(xml: bytes, usual: bool, sheet: str, refs: set[str], epoch: dt.datetime) -> list[Cell]:
-    """The cells ``refs`` as the sheet's XML stores them, for those calamine read as empty:
-    a formula without cached value, an error value, an empty string, a time or duration.
-
-    In a sheet of the usual spelling a cell is found by its start tag, `<c r="C7"`, and only
-    that element is parsed; otherwise (or if that is ambiguous) the whole sheet is.
-    """
-    found: list[Cell] = []
+def _look(xml: bytes, usual: bool, sheet: str, refs: set[str]) -> list[Cell]:
+    """The cells ``refs`` as the sheet's XML stores them (formulas without a cached value,
+    errors, empty strings, numbers calamine made times). In a sheet of the usual spelling a
+    cell is found by its start tag and only it is parsed, else the whole sheet is."""
+    elements: list[tuple[str, etree._Element]] = []
     for ref in sorted(refs) if usual else ():
         tag = f'<c r="{ref}"'.encode()
         at = xml.find(tag)
-        if at >= 0 and xml.find(tag, at + 1) >= 0:
-            break  # twice (in a comment?): parse the whole sheet
         end = xml.find(b">", at) + 1
         if at < 0 or xml[end - 2 : end] == b"/>":
             continue  # no such cell, or an empty one
-        close = xml.find(b"</c>", end)
         try:
-            element = etree.fromstring(xml[at : close + 4], _package.PARSER)
+            if xml.find(tag, at + 1) >= 0:
+                raise ValueError(ref)  # twice (once in a comment?)
+            elements.append(
+                (ref, etree.fromstring(xml[at : xml.find(b"</c>", end) + 4], _package.PARSER))
+            )
         except (etree.XMLSyntaxError, ValueError):
+            usual = False
             break
-        cell = _stored_cell(element, sheet, ref, epoch, xml)
-        if cell is not None:
-            found.append(cell)
-    else:
-        if usual:
-            return found
-    return _look_everywhere(xml, sheet, refs, epoch)
+    if not usual:  # any spelling: the cells of the whole parsed sheet, by their r
+        elements = [(c.get("r", "").upper(), c) for c in parse(xml).iter("{*}c")]
+    cells = (_stored(c, sheet, ref) for ref, c in elements if ref in refs)
+    return [cell for cell in cells if cell is not None]
 
 
-def _look_everywhere(xml: bytes, sheet: str, refs: set[str], epoch: dt.datetime) -> list[Cell]:
-    """:func:`_look` by a parse of the whole sheet, placing cells that have no r as well."""
-    found: list[Cell] = []
-    row = 0
-    for row_element in _sheet_rows(xml):
-        row = int(row_element.get("r") or row + 1)
-        col = 0
-        for c in row_element:
-            if local(c.tag) != "c":
-                continue
-            r = c.get("r")
-            match = _REF.fullmatch(r) if r else None
-            if r and match is None:
-                raise Unreadable("corrupt")
-            col = column_index(match.group(1)) if match else col + 1
-            cell_row = int(match.group(2)) if match else row
-            if not (0 < cell_row <= MAX_ROW and 0 < col <= MAX_COL):
-                raise Unreadable("corrupt")
-            ref = f"{_letters(col)}{cell_row}"
-            if ref in refs:
-                cell = _stored_cell(c, sheet, ref, epoch, xml)
-                if cell is not None:
-                    found.append(cell)
-    return found
-
-
-def _sheet_rows(xml: bytes) -> list[etree._Element]:
-    """The <row> elements of a worksheet's <sheetData>, from a parse of the whole part."""
-    _package.refuse_doctype(xml)
-    try:
-        root = etree.fromstring(xml, _package.PARSER)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise Unreadable("corrupt") from exc
-    sections = [s for s in root if local(s.tag) == "sheetData"]
-    return [row for s in sections for row in s if local(row.tag) == "row"]
-
-
-def _stored_cell(
-    c: etree._Element, sheet: str, ref: str, epoch: dt.datetime, xml: bytes
-) -> Cell | None:
-    kind = c.get("t") or "n"
-    formula = text = None
+def _stored(c: etree._Element, sheet: str, ref: str) -> Cell | None:
+    """What a cell element holds when calamine read it as empty (or as a time)."""
+    kind, formula, text = c.get("t") or "n", None, None
     for child in c:
         tag = local(child.tag)
         if tag == "f" and formula is None:
-            formula = child.text or _shared_formula(xml, child, ref)
+            formula = child.text or ""  # a shared formula's dependent: its text is elsewhere
         elif tag == "v" and text is None:
             text = child.text or ""
         elif tag == "is" and text is None:
@@ -306,82 +237,35 @@ def _stored_cell(
             )
     if kind == "e":
         return Cell(sheet, ref, text, formula, True, True)
-    if text is None:
+    if text is None or (kind == "n" and not text.strip()):
         return None if formula is None else Cell(sheet, ref, None, formula, False)
-    if kind in ("str", "inlineStr", "s"):  # an empty string (calamine read the others)
-        return Cell(sheet, ref, text if kind != "s" else "", formula)
-    if kind != "n":  # "d": an ISO date calamine turned into a time
-        return Cell(sheet, ref, text, formula)
-    if not text.strip():
-        return None if formula is None else Cell(sheet, ref, None, formula, False)
-    try:  # a number calamine turned into a time or duration
-        return Cell(sheet, ref, _number(float(text)), formula)
-    except ValueError:
-        return Cell(sheet, ref, text, formula)
-
-
-def _shared_formula(xml: bytes, f: etree._Element, ref: str) -> str:
-    """A shared formula's text for a cell that has only its index: its master's, moved."""
-    si = f.get("si")
-    if f.get("t") != "shared" or si is None:
-        return ""
-    for c in (c for row in _sheet_rows(xml) for c in row):
-        master = next((x for x in c if local(x.tag) == "f" and x.get("si") == si), None)
-        if master is not None and master.get("t") == "shared" and master.text:
-            from openpyxl.formula.translate import Translator  # only for this rare case
-
-            try:
-                return Translator("=" + master.text, c.get("r") or "").translate_formula(ref)[1:]
-            except Exception:  # a formula openpyxl cannot tokenize: no text to show
-                return ""
-    return ""
-
-
-def _letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    if kind == "n":  # a number calamine turned into a time or duration
+        try:
+            return Cell(sheet, ref, _number(float(text)), formula)
+        except ValueError:
+            return Cell(sheet, ref, text, formula)
+    return Cell(sheet, ref, "" if kind == "s" else text, formula)  # an empty string; "d": ISO
 
 
 def _resolve_names(
     definitions: list[tuple[str, str | None, str]], sheet_names: list[str]
 ) -> dict[str, tuple[str, int, int, str]]:
     """Defined name (lowercased) -> (sheet, row, col, ref) for names that point to one cell.
-
-    A workbook-level name wins; a sheet-scoped one is used only when no valid workbook-level
-    name of that name exists (the lowest sheet index wins among those).
-    """
+    A workbook-level name wins over sheet-scoped ones, among which the lowest sheet index wins."""
     by_fold = {name.casefold(): name for name in sheet_names}
-    global_: dict[str, tuple[str, int, int, str]] = {}
-    scoped: dict[str, tuple[int, tuple[str, int, int, str]]] = {}
+    found: dict[str, tuple[int, tuple[str, int, int, str]]] = {}  # key -> (scope rank, target)
     for name, scope, text in definitions:
-        key = name.strip().lower()
-        parsed = None if key.startswith("_xlnm.") else _name_target(text)
-        sheet = by_fold.get(parsed[0]) if key and parsed else None
-        if sheet is None or parsed is None:
+        key, match = name.strip().lower(), _NAME_TARGET.fullmatch(text.strip())
+        if not key or key.startswith("_xlnm.") or match is None:
             continue
-        target = (sheet, *parsed[1:])
-        if scope is None:
-            global_.setdefault(key, target)
-        elif scope.isdigit() and (key not in scoped or int(scope) < scoped[key][0]):
-            scoped[key] = (int(scope), target)
-    for key, (_, target) in scoped.items():
-        global_.setdefault(key, target)
-    return global_
-
-
-def _name_target(text: str) -> tuple[str, int, int, str] | None:
-    """(casefolded sheet name, row, col, ref) of a defined name's text if it is one cell."""
-    match = _NAME_TARGET.fullmatch(text.strip())
-    if match is None:
-        return None
-    quoted, bare, col1, row1, col2, row2 = match.groups()
-    row, col = int(row1), column_index(col1)
-    if not (0 < row <= MAX_ROW and 0 < col <= MAX_COL):
-        return None
-    if col2 is not None and (int(row2), column_index(col2)) != (row, col):
-        return None  # a range of more than one cell
-    sheet = (quoted.replace("''", "'") if quoted else bare).casefold()
-    return sheet, row, col, f"{col1.upper()}{row}"
+        quoted, bare, col1, row1, col2, row2 = match.groups()
+        row, col = int(row1), column_index(col1)
+        if not (0 < row <= MAX_ROW and 0 < col <= MAX_COL):
+            continue
+        if col2 is not None and (int(row2), column_index(col2)) != (row, col):
+            continue  # a range of more than one cell
+        sheet = by_fold.get((quoted.replace("''", "'") if quoted else bare).casefold())
+        rank = -1 if scope is None else int(scope) if scope.isdigit() else None
+        if sheet is not None and rank is not None and (key not in found or rank < found[key][0]):
+            found[key] = (rank, (sheet, row, col, f"{col1.upper()}{row}"))
+    return {key: target for key, (_, target) in found.items()}
