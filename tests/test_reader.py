@@ -395,8 +395,15 @@ def test_huge_dimension_is_harmless_and_a_far_cell_is_too_large() -> None:
     assert read_workbook(data).names["c1"] == Cell("S", "C1", 2)
     # calamine holds a sheet as a dense grid: A1 with XFD1048576 would be 512 GB and abort
     far = body + '<row r="1048576"><c r="XFD1048576"><v>9</v></c></row>'
-    for spelling in (far, far.replace('r="XFD1048576"', "r='XFD1048576'")):
-        data = patch_zip(build_xlsx({"S": ""}), {"xl/worksheets/sheet1.xml": sheet_part(spelling)})
+    tall = (
+        body
+        + '<row r="2"><c r="Z2"><v>1</v></c></row><row r="1048576"><c r="A1048576"><v>9</v></c></row>'
+    )
+    prefixed = sheet_part(far).replace(b"<", b"<x:").replace(b"<x:/", b"</x:")
+    prefixed = prefixed.replace(b'xmlns="', b'xmlns:x="')
+    for spelling in (far, far.replace('r="XFD1048576"', "r='XFD1048576'"), tall, prefixed):
+        part = spelling if isinstance(spelling, bytes) else sheet_part(spelling)
+        data = patch_zip(build_xlsx({"S": ""}), {"xl/worksheets/sheet1.xml": part})
         tracemalloc.start()
         started = time.perf_counter()
         assert unreadable(data).kind == "too_large"

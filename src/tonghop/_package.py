@@ -118,11 +118,8 @@ class Package:
     def __init__(self, data: bytes) -> None:
         tail = data[-65_557:]  # too many entries: refused before zipfile reads them all
         at = tail.rfind(b"PK\x05\x06")
-        if (
-            MAX_ENTRIES
-            < (int.from_bytes(tail[at + 10 : at + 12], "little") if at >= 0 else 0)
-            < 0xFFFF
-        ):
+        count = int.from_bytes(tail[at + 10 : at + 12], "little") if at >= 0 else 0
+        if MAX_ENTRIES < count < 0xFFFF:  # (0xFFFF: a zip64 count, which zipfile reads)
             raise Unreadable("too_large")
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
@@ -148,14 +145,10 @@ class Package:
         info = self.parts.get(name.lstrip("/").lower())
         if info is None:
             return None
-        if info.flag_bits & 0x1 or info.file_size > limit or self.odd:
-            raise Unreadable(
-                "encrypted"
-                if info.flag_bits & 0x1
-                else "too_large"
-                if info.file_size > limit
-                else "corrupt"
-            )
+        if info.flag_bits & 0x1:
+            raise Unreadable("encrypted")
+        if info.file_size > limit or self.odd:
+            raise Unreadable("too_large" if info.file_size > limit else "corrupt")
         try:  # zipfile stops at the declared size and checks the CRC
             return self.zip.read(info)
         except Exception as exc:  # BadZipFile, zlib.error...: damaged bytes
@@ -220,12 +213,12 @@ def open_package(data: bytes) -> Opened:
                 (e.get("name") or "", e.get("localSheetId"), e.text or "")
                 for e in section.iterchildren("{*}definedName")
             ]
-    for _, part in opened.sheets:
-        xml = package.read(part) if part else None
-        if part and xml is not None:
-            opened.sheet_xml[part] = xml
+    for _, worksheet_part in opened.sheets:
+        xml = package.read(worksheet_part) if worksheet_part else None
+        if worksheet_part and xml is not None:
+            opened.sheet_xml[worksheet_part] = xml
             if check_sheet_area(xml):
-                opened.usual.add(part)
+                opened.usual.add(worksheet_part)
     return opened
 
 
@@ -276,10 +269,10 @@ def sniff_kind(data: bytes, name: str = "") -> str:
     if data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")) or data[8:12] == b"WEBP":
         return "image"
     text = _as_text(data[:65_536])
-    head = (text or "")[:4096].lstrip().lower()
-    if "urn:schemas-microsoft-com:office:spreadsheet" in head or "excel.sheet" in head:
+    lead = (text or "")[:4096].lstrip().lower()
+    if "urn:schemas-microsoft-com:office:spreadsheet" in lead or "excel.sheet" in lead:
         return "xml2003"
-    if head.startswith(("<!doctype html", "<html", "<table", "<meta")) or "<table" in head:
+    if lead.startswith(("<!doctype html", "<html", "<table", "<meta")) or "<table" in lead:
         return "html"
     if text and (any(mark in text for mark in ",;\t") or name.lower().endswith(".csv")):
         return "csv"

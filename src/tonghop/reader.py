@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,7 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
     )
 
 
-def _at(grid: list[list[object]], top: int, left: int, row: int, col: int) -> object:
+def _at(grid: Sequence[Sequence[object]], top: int, left: int, row: int, col: int) -> object:
     """The calamine value of the 1-based (row, col) of a grid starting at (top, left)."""
     values = grid[row - 1 - top] if 0 <= row - 1 - top < len(grid) else ()
     return values[col - 1 - left] if 0 <= col - 1 - left < len(values) else ""
