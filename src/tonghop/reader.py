@@ -136,9 +136,10 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
         top, left = sheet.start or (0, 0)
 
         looks: set[str] = set()  # needed cells calamine read as empty
-        for row in range(top + 1, top + 1 + len(grid)):
-            first, ref = _at(grid, top, left, row, 1), f"{value_letters}{row}"
-            value = _value(_at(grid, top, left, row, value_col), epoch)
+        at = value_col - 1 - left
+        for row, values in enumerate(grid, top + 1):
+            first, ref = values[0] if left == 0 else "", f"{value_letters}{row}"  # column A
+            value = _value(values[at], epoch) if 0 <= at < len(values) else None
             if value is not None:
                 kept[ref] = Cell(name, ref, value)
             if first == "":
@@ -150,10 +151,12 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
                 if value is None:
                     looks.add(ref)
         for sheet_name, row, col, ref in targets.values():
-            value = _value(_at(grid, top, left, row, col), epoch) if sheet_name == name else 0
+            if sheet_name != name or ref in kept:
+                continue
+            value = _value(_at(grid, top, left, row, col), epoch)
             if value is None:
                 looks.add(ref)
-            elif sheet_name == name:
+            else:
                 kept[ref] = Cell(name, ref, value)
         if looks:
             found = _look(xml, part in opened.usual, name, looks)
@@ -178,10 +181,13 @@ def _at(grid: Sequence[Sequence[object]], top: int, left: int, row: int, col: in
 
 def _value(raw: object, epoch: dt.datetime) -> Value:
     """A calamine value, raw; None for an empty cell and for what needs a look at the XML."""
-    if isinstance(raw, str | bool | int):
-        return raw if raw != "" else None
-    if isinstance(raw, float):
-        return _number(raw)
+    kind = type(raw)  # by type, not isinstance: this runs for every kept cell
+    if kind is str:
+        return raw or None  # type: ignore[return-value]
+    if kind is float:
+        return _number(raw)  # type: ignore[arg-type]
+    if kind is int or kind is bool:
+        return raw  # type: ignore[return-value]
     if isinstance(raw, dt.date):  # a number shown as a date (or date and time): its serial
         return _number(to_excel(raw, epoch))
     return None  # time, timedelta: calamine folds negative numbers and whole days away
