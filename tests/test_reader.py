@@ -940,3 +940,34 @@ def test_binary_noise_reads_as_the_number_shown(whole: int, ulps: int, other: fl
     shown = float(f"{other:.15g}")
     assert book.id_rows["other"].value == shown
     assert type(book.id_rows["other"].value) is (int if shown.is_integer() else float)
+
+
+def test_bad_references_are_corrupt_or_not_read() -> None:
+    for body in (
+        '<row r="1"><c r="B0"><v>1</v></c></row>',
+        '<row r="1"><c r="B1x"><v>1</v></c></row>',
+        '<row r="0"><c r="B1"><v>1</v></c></row>',
+    ):
+        assert unreadable(build_xlsx({"S": body})).kind == "corrupt"
+    # calamine drops a cell beyond the last column, as Excel would not have written it
+    book = read_workbook(build_xlsx({"S": '<row r="1"><c r="ABCD1"><v>1</v></c></row>'}))
+    assert book.cells == {"S": {}}
+
+
+def test_doctype_or_damage_anywhere_in_a_sheet_is_corrupt() -> None:
+    body = '<row r="1"><c r="C1"><v>1</v></c></row>'
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE w [<!ENTITY e "x"><!ENTITY f "&e;&e;&e;&e;">]>'
+        f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="C1" t="inlineStr"><is><t>&f;'
+        "</t></is></c></row></sheetData></worksheet>"
+    )
+    for part in (
+        laughs,
+        f'<worksheet xmlns="{MAIN}"><sheetData>{body}</sheetData><!DOCTYPE x></worksheet>',
+        f'<worksheet xmlns="{MAIN}"><sheetData>{body}</sheetData><mergeCells></worksheet>',
+        f'<worksheet xmlns="{MAIN}"><sheetData><row r="1"><c r="C1"></row></sheetData></worksheet>',
+    ):
+        data = patch_zip(build_xlsx({"S": body}), {"xl/worksheets/sheet1.xml": part.encode()})
+        assert unreadable(data).kind == "corrupt"
+        with pytest.raises(Unreadable):
+            precheck(data) if "DOCTYPE" in part else read_workbook(data)
