@@ -971,3 +971,17 @@ def test_doctype_or_damage_anywhere_in_a_sheet_is_corrupt() -> None:
         assert unreadable(data).kind == "corrupt"
         with pytest.raises(Unreadable):
             precheck(data) if "DOCTYPE" in part else read_workbook(data)
+
+
+def test_a_cell_tag_in_a_comment_does_not_fool_the_look() -> None:
+    body = (
+        '<!-- <row r="2"><c r="C2"><v>9</v></c></row> -->'
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>total</t></is></c><c r="C2"><f>SUM(C3:C4)</f>'
+        '</c></row><row r="3"><c r="C3" t="inlineStr"><is><t><![CDATA[<c r="C4"/>]]></t></is></c>'
+        '</row><row r="4"><c r="A4" t="inlineStr"><is><t>other</t></is></c><c r="C4" t="e">'
+        "<v>#N/A</v></c></row>"
+    )
+    for spelling in (body, body[body.index("-->") + 3 :]):  # with and without the comment
+        book = read_workbook(build_xlsx({"S": spelling}))
+        assert book.id_rows["total"] == Cell("S", "C2", None, "SUM(C3:C4)", has_cached_value=False)
+        assert book.id_rows["other"] == Cell("S", "C4", "#N/A", is_error=True)

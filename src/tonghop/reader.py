@@ -60,10 +60,11 @@ class Workbook:
     cells: dict[str, dict[str, Cell]] = field(default_factory=dict, repr=False)
 
     def cell(self, sheet: str, ref: str) -> Cell | None:
-        cells = [c for n, c in self.cells.items() if n.casefold() == sheet.casefold()]
-        return (self.cells.get(sheet) or next(iter(cells), {})).get(
-            ref.replace("$", "").strip().upper()
-        )
+        cells = self.cells.get(sheet)
+        if cells is None:
+            folded = sheet.casefold()
+            cells = next((c for n, c in self.cells.items() if n.casefold() == folded), {})
+        return cells.get(ref.replace("$", "").strip().upper())
 
 
 def sniff(data: bytes, name: str = "") -> str:
@@ -211,22 +212,28 @@ def _look(xml: bytes, usual: bool, sheet: str, refs: set[str]) -> list[Cell]:
     for ref in sorted(refs) if usual else ():
         tag = f'<c r="{ref}"'.encode()
         at = xml.find(tag)
+        if at >= 0 and xml.find(tag, at + 1) >= 0:  # twice (once in a comment?): parse it all
+            usual = False
+            break
         end = xml.find(b">", at) + 1
         if at < 0 or xml[end - 2 : end] == b"/>":
             continue  # no such cell, or an empty one
-        try:
-            if xml.find(tag, at + 1) >= 0:
-                raise ValueError(ref)  # twice (once in a comment?)
-            elements.append(
-                (ref, etree.fromstring(xml[at : xml.find(b"</c>", end) + 4], _package.PARSER))
-            )
-        except (etree.XMLSyntaxError, ValueError):
+        element = _element(xml[at : xml.find(b"</c>", end) + 4])
+        if element is None:  # not well-formed on its own (a CDATA end tag?): parse it all
             usual = False
             break
+        elements.append((ref, element))
     if not usual:  # any spelling: the cells of the whole parsed sheet, by their r
         elements = [(c.get("r", "").upper(), c) for c in parse(xml).iter("{*}c")]
     cells = (_stored(c, sheet, ref) for ref, c in elements if ref in refs)
     return [cell for cell in cells if cell is not None]
+
+
+def _element(xml: bytes) -> etree._Element | None:
+    try:
+        return etree.fromstring(xml, _package.PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
 
 
 def _stored(c: etree._Element, sheet: str, ref: str) -> Cell | None:
