@@ -84,7 +84,7 @@ MAX_ENTRY_BYTES, MAX_TOTAL_BYTES = 50 * 1024 * 1024, 200 * 1024 * 1024
 MAX_RATIO, RATIO_MIN_BYTES = 200, 1024 * 1024
 MAX_SMALL_PART_BYTES = 10 * 1024 * 1024  # workbook.xml and its .rels are parsed whole
 MAX_DEFINED_NAMES = 20_000
-MAX_SHEET_AREA = 1_000_000  # cells of the grid calamine allocates (32 bytes each)
+MAX_SHEET_AREA = 500_000  # cells of the grid calamine allocates (32 bytes each: 16 MB)
 MAX_ROW, MAX_COL = 1_048_576, 16_384
 
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
