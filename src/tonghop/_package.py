@@ -300,7 +300,8 @@ def package_kind(package: Package) -> str:
 
 
 def _as_text(data: bytes) -> str | None:
-    """The text of a file that is text (a CSV, a web page...), else None."""
+    """The text of a file that is text (a CSV, a web page...), else None. A few undecodable
+    bytes (a CSV in the Windows code page, a character cut by the 64 KB window) are text."""
     encoding = "utf-8"
     for bom, bom_encoding in (
         (b"\xef\xbb\xbf", "utf-8"),
@@ -310,17 +311,6 @@ def _as_text(data: bytes) -> str | None:
         if data.startswith(bom):
             data, encoding = data[len(bom) :], bom_encoding
             break
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(data) - 4:  # a character cut by the 64 KB window
-            text = data[: exc.start].decode(encoding)
-        elif encoding == "utf-8":  # a CSV saved by Excel in the Windows code page
-            try:
-                text = data.decode("cp1258")
-            except UnicodeDecodeError:
-                return None
-        else:
-            return None
+    text = data.decode(encoding, "replace")
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:4096])
     return text if printable >= 0.98 * min(len(text), 4096) else None
