@@ -985,3 +985,15 @@ def test_a_cell_tag_in_a_comment_does_not_fool_the_look() -> None:
         book = read_workbook(build_xlsx({"S": spelling}))
         assert book.id_rows["total"] == Cell("S", "C2", None, "SUM(C3:C4)", has_cached_value=False)
         assert book.id_rows["other"] == Cell("S", "C4", "#N/A", is_error=True)
+
+
+def test_a_large_sheet_is_inflated_again_for_a_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large sheets are not kept in memory after the pre-check; a look reads them again."""
+    body = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>total</t></is></c><c r="C1"><f>1+1</f></c></row>'
+    )
+    data = build_xlsx({"S": body})
+    kept = read_workbook(data)
+    monkeypatch.setattr(_package, "KEEP_XML_BYTES", 0)
+    assert read_workbook(data) == kept
+    assert kept.id_rows["total"] == Cell("S", "C1", None, "1+1", has_cached_value=False)

@@ -84,6 +84,7 @@ MAX_ENTRY_BYTES, MAX_TOTAL_BYTES = 50 * 1024 * 1024, 200 * 1024 * 1024
 MAX_RATIO, RATIO_MIN_BYTES = 200, 1024 * 1024
 MAX_SMALL_PART_BYTES = 10 * 1024 * 1024  # workbook.xml and its .rels are parsed whole
 MAX_DEFINED_NAMES = 20_000
+KEEP_XML_BYTES = 2 * 1024 * 1024  # a sheet's XML kept for a look at it, not inflated again
 MAX_SHEET_AREA = 500_000  # cells of the grid calamine allocates (32 bytes each: 16 MB)
 MAX_ROW, MAX_COL = 1_048_576, 16_384
 
@@ -108,7 +109,9 @@ class Opened:
     sheets: list[tuple[str, str | None]] = field(default_factory=list)  # name, worksheet part
     definitions: list[tuple[str, str | None, str]] = field(default_factory=list)  # defined names
     date1904: bool = False
-    sheet_xml: dict[str, bytes] = field(default_factory=dict)  # worksheet part -> its XML
+    # worksheet part -> its XML (b"" when it is too large to keep: read again if needed)
+    sheet_xml: dict[str, bytes] = field(default_factory=dict)
+    package: Package | None = None
     usual: set[str] = field(default_factory=set)  # the worksheet parts of the usual spelling
 
 
@@ -213,10 +216,11 @@ def open_package(data: bytes) -> Opened:
                 (e.get("name") or "", e.get("localSheetId"), e.text or "")
                 for e in section.iterchildren("{*}definedName")
             ]
+    opened.package = package
     for _, worksheet_part in opened.sheets:
         xml = package.read(worksheet_part) if worksheet_part else None
         if worksheet_part and xml is not None:
-            opened.sheet_xml[worksheet_part] = xml
+            opened.sheet_xml[worksheet_part] = xml if len(xml) <= KEEP_XML_BYTES else b""
             if check_sheet_area(xml):
                 opened.usual.add(worksheet_part)
     return opened

@@ -130,7 +130,7 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
     for name, part in opened.sheets:
         cells[name] = kept = {}
         xml = opened.sheet_xml.get(part or "")
-        if xml is None:
+        if part is None or xml is None or opened.package is None:
             continue
         sheet = book.get_sheet_by_name(name)
         grid = sheet.to_python()
@@ -160,6 +160,7 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
             else:
                 kept[ref] = Cell(name, ref, value)
         if looks:
+            xml = xml or opened.package.read(part) or b""
             found = _look(xml, part in opened.usual, name, looks)
             kept.update((cell.ref, cell) for cell in found)
 
