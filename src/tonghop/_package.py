@@ -15,6 +15,7 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -124,6 +125,7 @@ class Package:
         count = int.from_bytes(tail[at + 10 : at + 12], "little") if at >= 0 else 0
         if MAX_ENTRIES < count < 0xFFFF:  # (0xFFFF: a zip64 count, which zipfile reads)
             raise Unreadable("too_large")
+        self.data = data
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
         except (*_ZIP_ERRORS, UnicodeDecodeError, NotImplementedError) as exc:
@@ -152,10 +154,24 @@ class Package:
             raise Unreadable("encrypted")
         if info.file_size > limit or self.odd:
             raise Unreadable("too_large" if info.file_size > limit else "corrupt")
-        try:  # zipfile stops at the declared size and checks the CRC
-            return self.zip.read(info)
-        except Exception as exc:  # BadZipFile, zlib.error...: damaged bytes
+        # What zipfile.read does (at most the declared size, CRC checked), at a third of its
+        # cost: the local header names where the deflated bytes start.
+        start = info.header_offset
+        header = self.data[start : start + 30]
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise Unreadable("corrupt")
+        start += (
+            30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:], "little")
+        )
+        packed = self.data[start : start + info.compress_size]
+        try:
+            inflate = zlib.decompressobj(-15).decompress
+            data = inflate(packed, info.file_size + 1) if info.compress_type else packed
+        except zlib.error as exc:
             raise Unreadable("corrupt") from exc
+        if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+            raise Unreadable("corrupt")
+        return data
 
 
 def parse(data: bytes) -> etree._Element:
