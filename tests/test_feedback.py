@@ -381,3 +381,26 @@ def test_comments_and_fills_survive_libreoffice(tmp_path: Path) -> None:
         assert problem.message in ws[problem.cell].comment.text
     assert rgb(ws[cells["members_end"]]) == ERROR_FILL_COLOR
     assert "members_end" in wb.defined_names
+
+
+def test_a_hostile_workbook_is_prechecked_before_openpyxl_opens_it(tmp_path: Path) -> None:
+    """The reader's pre-check guards the feedback writer too: a zip bomb is not opened."""
+    import io
+
+    wb = openpyxl.Workbook()
+    wb.active["C1"] = 1
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    bomb = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+        dst.writestr("xl/media/image1.png", b"\x00" * (3 * 1024 * 1024))  # ratio ~1000
+    source = tmp_path / "bom.xlsx"
+    source.write_bytes(bomb.getvalue())
+    problems = [Problem("error", "Tệp quá lớn.")]
+    out = write_feedback(source, problems, tmp_path / "out.xlsx", verdict="rejected")
+    assert openpyxl.load_workbook(out).sheetnames == [FEEDBACK_SHEET]  # a fresh workbook

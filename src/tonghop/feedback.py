@@ -9,6 +9,7 @@ opened at all, ``write_unreadable_note`` writes a short text file saying why and
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import os
 import re
@@ -28,6 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .blank import FONT_NAME, INPUT_FILL_COLOR, ascii_slug, page_number_footer, use_default_font
 from .problems import Problem
+from .reader import precheck
 
 FEEDBACK_SHEET = "Phản hồi"
 COMMENT_AUTHOR = "tonghop"
@@ -180,9 +182,11 @@ def _load(source: Path) -> tuple[Workbook | None, bool]:
         return None, False
     macros = source.suffix.lower() in MACRO_SUFFIXES
     try:
+        data = source.read_bytes()
+        precheck(data)  # the reader's guard (zip bombs, hostile sheets) before openpyxl opens it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            workbook = load_workbook(source, keep_vba=macros, rich_text=False)
+            workbook = load_workbook(io.BytesIO(data), keep_vba=macros, rich_text=False)
     except Exception:  # any damage (zip, XML, styles) means: no annotated copy
         return None, False
     if source.suffix.lower() in (".xltx", ".xltm"):
