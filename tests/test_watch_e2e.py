@@ -491,9 +491,11 @@ def test_sigterm_finishes_the_file_in_hand_and_exits_0(tmp_path, watch_process):
     returns = Returns(ws)
     watcher = watch_process(ws, "--settle", "0.2")
     watcher.start()
+    periods = PERIODS[:4]  # one return per branch and period: nothing supersedes
     for number in range(400):
-        (ws.inbox / f"B{number % 100:02d}-{number}.xlsx").write_bytes(
-            returns.make(f"B{number % 100:02d}", "2023-01", 1000 + number)
+        branch, period = f"B{number % 100:02d}", periods[number // 100]
+        (ws.inbox / f"{branch}-{period}.xlsx").write_bytes(
+            returns.make(branch, period, 1000 + number)
         )
     wait_until(lambda: len(ledger_rows(ws)) >= 1, 30, "the first file")
     started = time.monotonic()
@@ -511,14 +513,15 @@ def test_sigterm_finishes_the_file_in_hand_and_exits_0(tmp_path, watch_process):
     watcher.start()  # the rest is taken on the next start
     watcher.wait_started()
     wait_until(lambda: len(ledger_rows(ws)) == 400 and not inbox_files(ws), 60, "the rest")
-    wait_until(
-        lambda: (
-            (report_totals(ws, "2023-01") or {}).get("funds_mobilized")
-            == sum(1300 + n for n in range(100))  # each branch's newest return
-        ),
-        30,
-        "the report",
-    )
+    for index, period in enumerate(periods):
+        funds = sum(1000 + 100 * index + n for n in range(100))
+        wait_until(
+            lambda period=period, funds=funds: (
+                (report_totals(ws, period) or {}).get("funds_mobilized") == funds
+            ),
+            60,
+            f"the report of {period}",
+        )
     assert watcher.terminate(sig=signal.SIGINT) == 0, watcher.output()  # Ctrl-C
     print(
         f"\nSIGTERM: exit 0 in {stopped:.2f} s; {first_run} files taken before it, "

@@ -191,7 +191,8 @@ def _value(raw: object, epoch: dt.datetime) -> Value:
     if kind is int or kind is bool:
         return raw  # type: ignore[return-value]
     if isinstance(raw, dt.date):  # a number shown as a date (or date and time): its serial
-        return _number(to_excel(raw, epoch))
+        serial: float = to_excel(raw, epoch)  # type: ignore[no-untyped-call]
+        return _number(serial)
     return None  # time, timedelta: calamine folds negative numbers and whole days away
 
 
