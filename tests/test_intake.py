@@ -36,7 +36,7 @@ def test_accepted_return_is_archived_recorded_and_removed(
     assert sub.values["admitted"] == 2
     assert not path.exists()
     sha = hashlib.sha256(data).hexdigest()
-    assert Archive(workspace.archive).read(sha) == data
+    assert Archive(workspace.archive, ledger).read(sha) == data
     assert ledger.count() == 1
     assert results[0].feedback is None
 
@@ -89,7 +89,8 @@ def test_corrected_version_after_a_rejected_one(
     second = intake.process_inbox()
     assert second[0].submission.outcome == Outcome.ACCEPTED
     assert [r.outcome for r in ledger.all()] == [Outcome.REJECTED, Outcome.ACCEPTED]
-    assert ledger.counted_for("TL1", second[0].submission.period_obj).id == second[0].submission.id
+    counted = [s for s in ledger.counted() if (s.branch_code, s.period) == ("TL1", "2024-H1")]
+    assert [s.id for s in counted] == [second[0].submission.id]
 
 
 @pytest.mark.parametrize(
@@ -131,18 +132,21 @@ def test_crash_after_archiving_before_ledger_then_rerun_records_exactly_once(
     with Ledger(workspace.ledger) as ledger:
         with pytest.raises(Crash):
             make_intake(workspace, config, form, ledger, clock).process_inbox(crash_hook=die)
-        # The batch's transaction never committed: nothing recorded, nothing removed.
+        # The batch's transaction never committed: bytes and outcomes alike are not there,
+        # and the files are all still in inbox/.
         assert ledger.count() == 0
+        archive = Archive(workspace.archive, ledger)
+        assert not any(archive.has(hashlib.sha256(d).hexdigest()) for d in originals.values())
     assert len(scan_inbox(workspace.inbox)) == 3
-    archive = Archive(workspace.archive)
-    for data in originals.values():
-        assert archive.has(hashlib.sha256(data).hexdigest())
 
     with Ledger(workspace.ledger) as ledger:
         results = make_intake(workspace, config, form, ledger, clock).process_inbox()
         assert sorted(r.submission.branch_code for r in results) == ["LT1", "LT2", "TL1"]
         assert ledger.count() == 3
         assert len(ledger.counted()) == 3
+        archive = Archive(workspace.archive, ledger)
+        for data in originals.values():
+            assert archive.read(hashlib.sha256(data).hexdigest()) == data
         assert {r.outcome for r in ledger.all()} == {Outcome.ACCEPTED}
     assert scan_inbox(workspace.inbox) == []
 
@@ -232,17 +236,16 @@ def test_warning_return_is_accepted_with_feedback(
     assert results[0].feedback is not None and results[0].feedback.exists()
 
 
-def test_batches_are_synced_once_each_before_their_commit_in_this_process_alone(
-    workspace, config, form, ledger, clock, make_return, monkeypatch
+def test_each_batch_is_one_commit_of_bytes_and_outcomes_in_this_process_alone(
+    workspace, config, form, ledger, clock, make_return
 ):
     """30 files (more than the old pool's threshold) in batches of 8: every file answered once,
-    one sync per batch, each sync before that batch's commit and after the previous one, and
-    no other process or thread started."""
+    one commit per batch holding its bytes and outcomes, each before the batch's files leave
+    inbox/, and no other process or thread started."""
+    import sqlite3
     import threading
 
     import psutil
-
-    from tonghop import archive as archive_module
 
     codes = [b.code for b in config.branches]
     made = []
@@ -253,17 +256,21 @@ def test_batches_are_synced_once_each_before_their_commit_in_this_process_alone(
         code = codes[i % len(codes)]
         made.append(make_return(code, "2024-H1", name=name, highlights=note, **broken))
     (workspace.inbox / "rac.xlsx").write_bytes(b"PK\x03\x04 not really")
-    syncs: list[tuple[int, int]] = []  # (rows committed, files still in inbox/) at each sync
+    outside = sqlite3.connect(workspace.ledger)  # sees only what is committed
+    commits: list[tuple[int, int, int]] = []  # (rows, objects, files in inbox/) after each
 
-    def counting_sync() -> None:
-        syncs.append((ledger.count(), len(scan_inbox(workspace.inbox))))
-        os.sync()
+    def watch(point: str) -> None:
+        if point == "after-commit":
+            rows = outside.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+            objects = outside.execute("SELECT COUNT(*) FROM objects").fetchone()[0]
+            commits.append((rows, objects, len(scan_inbox(workspace.inbox))))
 
-    monkeypatch.setattr(archive_module, "_SYNC_ALL", counting_sync)
     threads_before = threading.active_count()
-    results = make_intake(workspace, config, form, ledger, clock).process_inbox(batch_size=8)
+    intake = make_intake(workspace, config, form, ledger, clock)
+    results = intake.process_inbox(batch_size=8, crash_hook=watch)
+    outside.close()
 
-    assert syncs == [(0, 30), (8, 22), (16, 14), (24, 6)]
+    assert commits == [(8, 8, 30), (16, 16, 22), (24, 24, 14), (30, 30, 6)]
     assert psutil.Process().children(recursive=True) == []
     assert threading.active_count() == threads_before
     assert len(results) == ledger.count() == 30
@@ -277,91 +284,39 @@ def test_batches_are_synced_once_each_before_their_commit_in_this_process_alone(
     }
     assert sum(r.submission.outcome == Outcome.REJECTED for r in results) == 6
     assert scan_inbox(workspace.inbox) == []
-    archive = Archive(workspace.archive)
+    archive = Archive(workspace.archive, ledger)
     for sub in ledger.all():
-        assert (
-            sub.sha256 is not None and sub.archived_as == f"objects/{sub.sha256[:2]}/{sub.sha256}"
-        )
+        assert sub.sha256 is not None and sub.archived_as == f"objects/{sub.sha256}"
         assert hashlib.sha256(archive.read(sub.sha256)).hexdigest() == sub.sha256
 
 
-def test_bytes_already_recorded_are_not_written_or_synced_again(
-    workspace, config, form, ledger, clock, make_return, monkeypatch
-):
-    from tonghop import archive as archive_module
-
+def test_the_same_bytes_are_kept_once(workspace, config, form, ledger, clock, make_return):
     path = make_return("LT1", "2024-H1")
     data = path.read_bytes()
     intake = make_intake(workspace, config, form, ledger, clock)
     intake.process_inbox()
-    syncs: list[int] = []
-    monkeypatch.setattr(archive_module, "_SYNC_ALL", lambda: syncs.append(1))
     (workspace.inbox / "lai.xlsx").write_bytes(data)
+    (workspace.inbox / "lai-nua.xlsx").write_bytes(data)
     results = intake.process_inbox()
-    assert [r.submission.outcome for r in results] == [Outcome.DUPLICATE]
-    assert syncs == []  # a batch holding only recorded bytes has nothing to make durable
+    assert [r.submission.outcome for r in results] == [Outcome.DUPLICATE] * 2
+    count = ledger._db.execute("SELECT COUNT(*) FROM objects").fetchone()[0]
+    assert count == 1
 
 
-def test_an_object_cut_short_by_a_crash_before_the_sync_is_written_again(
-    workspace, config, form, clock, make_return
-):
-    """A power cut between the unsynced write and the sync can leave an empty object; the file
-    is still in inbox/ and unrecorded, so the next run writes its bytes again."""
-    path = make_return("LT1", "2024-H1")
-    data = path.read_bytes()
+def test_the_ledger_commits_durably_in_wal(ledger):
+    """One fsync'd commit per batch is what makes the bytes and outcomes survive a power cut."""
+    assert ledger._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_objects_kept_as_files_by_an_older_version_are_still_read(workspace, ledger):
+    data = b"PK\x03\x04 an older archive's object"
     sha = hashlib.sha256(data).hexdigest()
-
-    def die(at: str) -> None:
-        if at == "after-archive":
-            raise Crash
-
-    with Ledger(workspace.ledger) as ledger:
-        with pytest.raises(Crash):
-            make_intake(workspace, config, form, ledger, clock).process_inbox(crash_hook=die)
-    archive = Archive(workspace.archive)
-    archive.path_of(sha).write_bytes(b"")  # what the power cut left
-    with Ledger(workspace.ledger) as ledger:
-        results = make_intake(workspace, config, form, ledger, clock).process_inbox()
-        assert [r.submission.outcome for r in results] == [Outcome.ACCEPTED]
-    assert archive.read(sha) == data
-
-
-@pytest.mark.parametrize("returns", [["LT1"], ["LT1", "LT2"]])
-def test_a_single_file_or_a_system_without_a_waiting_sync_fsyncs_each_object(
-    workspace, config, form, ledger, clock, make_return, monkeypatch, returns
-):
-    """One file (the watcher's usual batch) is fsync'd on its own, so it never waits for other
-    programs' writes; so is every file where ``os.sync`` does not wait for the disk (macOS)
-    or does not exist (Windows)."""
-    if not os.path.isdir("/proc/self/fd"):
-        pytest.skip("names the synced files through /proc")
-    from tonghop import archive as archive_module
-
-    def no_sync() -> None:
-        raise AssertionError("os.sync called")
-
-    monkeypatch.setattr(archive_module, "_SYNC_ALL", None if len(returns) > 1 else no_sync)
-    synced: list[str] = []
-    real_fsync = os.fsync
-
-    def counting_fsync(fd: int) -> None:
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(archive_module.os, "fsync", counting_fsync)
-    for code in returns:
-        make_return(code, "2024-H1")
-    results = make_intake(workspace, config, form, ledger, clock).process_inbox()
-    assert [r.submission.outcome for r in results] == [Outcome.ACCEPTED] * len(returns)
-    archive = Archive(workspace.archive)
-    for result in results:
-        sha = result.submission.sha256
-        assert sha is not None
-        assert str(archive.path_of(sha).resolve()) in synced
-        assert str(archive.path_of(sha).parent.resolve()) in synced
-    # the first objects: the new folders' entries are made durable too
-    assert str(archive.objects.resolve()) in synced
-    assert str(workspace.archive.resolve()) in synced
+    legacy = workspace.archive / "objects" / sha[:2] / sha
+    legacy.parent.mkdir(parents=True)
+    legacy.write_bytes(data)
+    archive = Archive(workspace.archive, ledger)
+    assert archive.has(sha) and archive.read(sha) == data
 
 
 def test_a_ledger_from_an_older_version_is_migrated(workspace, config, form, clock, make_return):

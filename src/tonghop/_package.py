@@ -89,8 +89,9 @@ KEEP_XML_BYTES = 2 * 1024 * 1024  # a sheet's XML kept for a look at it, not inf
 MAX_SHEET_AREA = 500_000  # cells of the grid calamine allocates (32 bytes each: 16 MB)
 MAX_ROW, MAX_COL = 1_048_576, 16_384
 
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-_DOCTYPES = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
+PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False}
+PARSER = etree.XMLParser(**PARSER_OPTIONS)
+DOCTYPES = (b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
 # The usual spelling of real producers: each cell tag unprefixed, with its r first, in double
 # quotes. A match is a cell tag spelled otherwise or beyond column Z or row 999, or a DOCTYPE;
 # none means the sheet spans at most 26 x 999 cells and a cell not found as `<c r="C7"` is not
@@ -113,7 +114,6 @@ class Opened:
     # worksheet part -> its XML (b"" when it is too large to keep: read again if needed)
     sheet_xml: dict[str, bytes] = field(default_factory=dict)
     package: Package | None = None
-    usual: set[str] = field(default_factory=set)  # the worksheet parts of the usual spelling
 
 
 class Package:
@@ -176,7 +176,7 @@ class Package:
 
 def parse(data: bytes) -> etree._Element:
     """Parse a whole part; a DOCTYPE (entities, DTD) is refused."""
-    if any(marker in data for marker in _DOCTYPES):
+    if any(marker in data for marker in DOCTYPES):
         raise Unreadable("corrupt")
     try:
         return etree.fromstring(data, PARSER)
@@ -237,17 +237,15 @@ def open_package(data: bytes) -> Opened:
         xml = package.read(worksheet_part) if worksheet_part else None
         if worksheet_part and xml is not None:
             opened.sheet_xml[worksheet_part] = xml if len(xml) <= KEEP_XML_BYTES else b""
-            if check_sheet_area(xml):
-                opened.usual.add(worksheet_part)
+            check_sheet_area(xml)
     return opened
 
 
-def check_sheet_area(xml: bytes) -> bool:
-    """Refuse a worksheet whose cells span more than MAX_SHEET_AREA cells or with a DOCTYPE;
-    returns whether it is of the usual spelling (see _UNUSUAL)."""
+def check_sheet_area(xml: bytes) -> None:
+    """Refuse a worksheet whose cells span more than MAX_SHEET_AREA cells or with a DOCTYPE."""
     unusual = _UNUSUAL.search(xml)
     if unusual is None:
-        return True
+        return
     if b"<!DOCTYPE" in xml[unusual.start() :]:
         raise Unreadable("corrupt")
     # An upper bound of the last row and column that hold a cell: the largest ones written,
@@ -263,7 +261,6 @@ def check_sheet_area(xml: bytes) -> bool:
             cols = max(cols, column_index(letters.decode())) if letters else cols + 1
             if rows * cols > MAX_SHEET_AREA:
                 raise Unreadable("too_large")
-    return False
 
 
 # --- what the file really is --------------------------------------------------------------

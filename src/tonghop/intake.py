@@ -1,8 +1,8 @@
 """Taking files out of inbox/: archive the bytes, check, record the outcome, answer, remove.
 
 One process, one batch at a time. The order is what makes a crash harmless: the batch's
-bytes archived and made durable with one sync -> the batch's outcomes committed in the ledger
-in one transaction -> the files removed from inbox/. A crash before the commit leaves the
+bytes (see :mod:`tonghop.archive`) and outcomes committed in one durable ledger transaction ->
+the files removed from inbox/. A crash before the commit leaves the
 files in inbox/ to be taken again; a crash after it leaves files whose drops are already
 recorded, which the next run recognises (same name, size, time and bytes) and only removes.
 Never lost, never twice.
@@ -138,7 +138,7 @@ class Intake:
         self.config = config
         self.form = form
         self.ledger = ledger
-        self.archive = Archive(workspace.archive)
+        self.archive = Archive(workspace.archive, ledger)
         self.clock = clock
 
     # --- public ------------------------------------------------------------------------
@@ -149,8 +149,8 @@ class Intake:
         batch_size: int = 50,
         crash_hook: Callable[[str], None] | None = None,
     ) -> list[IntakeResult]:
-        """Take ``paths`` (files in inbox/), ``batch_size`` at a time: one sync of the archive
-        and one ledger commit per batch, and no more than one batch's bytes in memory."""
+        """Take ``paths`` (files in inbox/), ``batch_size`` at a time: one durable ledger
+        commit per batch (bytes and outcomes), and no more than one batch's bytes in memory."""
         paths = list(paths)
         results: list[IntakeResult] = []
         for start in range(0, len(paths), batch_size):
@@ -168,23 +168,15 @@ class Intake:
         self, paths: list[Path], crash_hook: Callable[[str], None] | None
     ) -> list[IntakeResult]:
         arrived = [a for a in (self._arrive(p) for p in paths) if a is not None]
-        # Bytes first, durably, before anything is recorded. Bytes the ledger already holds
-        # were synced before that commit; any other object on disk may be a crashed batch's
-        # unsynced write, so it is written again.
-        self.archive.put_batch(
-            {
-                a.sha256: a.data
-                for a in arrived
-                if a.data is not None
-                and a.sha256 is not None
-                and self.ledger.first_with_sha(a.sha256) is None
-            }
-        )
-        if crash_hook:
-            crash_hook("after-archive")
         results: list[IntakeResult] = []
         oversize: list[tuple[Path, str]] = []
+        # The bytes and the outcomes in one transaction: one durable commit for the batch.
         with self.ledger.transaction():
+            for item in arrived:
+                if item.data is not None and item.sha256 is not None:
+                    self.archive.put(item.sha256, item.data)
+            if crash_hook:
+                crash_hook("after-archive")
             for item in arrived:
                 result = self._judge(item, oversize)
                 if result is not None:

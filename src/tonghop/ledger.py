@@ -72,6 +72,12 @@ CREATE TABLE IF NOT EXISTS submissions (
     elapsed_ms REAL
 );
 """
+_OBJECTS = """
+CREATE TABLE IF NOT EXISTS objects (
+    sha256 TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
+"""
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS submissions_branch_period ON submissions(branch_code, period);
 CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
@@ -145,6 +151,7 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._db.executescript(_OBJECTS)
         self._migrate()
         self._db.executescript(_INDEXES)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -230,6 +237,20 @@ class Ledger:
             )
         return sub
 
+    def put_object(self, sha256: str, data: bytes) -> None:
+        """Keep a received file's bytes (see tonghop.archive); inside ``transaction()``."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO objects (sha256, data) VALUES (?, ?)", (sha256, data)
+        )
+
+    def has_object(self, sha256: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM objects WHERE sha256 = ?", (sha256,)).fetchone()
+        return row is not None
+
+    def get_object(self, sha256: str) -> bytes | None:
+        row = self._db.execute("SELECT data FROM objects WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     # --- reading -----------------------------------------------------------------------
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Submission]:
         return [_from_row(row) for row in self._db.execute(sql, params)]
@@ -262,14 +283,6 @@ class Ledger:
         return self._rows(
             f"SELECT * FROM submissions WHERE outcome = '{Outcome.ACCEPTED}' ORDER BY id"
         )
-
-    def counted_for(self, branch_code: str, period: Period) -> Submission | None:
-        rows = self._rows(
-            f"""SELECT * FROM submissions WHERE outcome = '{Outcome.ACCEPTED}'
-                AND branch_code = ? AND period = ? ORDER BY id DESC LIMIT 1""",
-            (branch_code, period.code),
-        )
-        return rows[0] if rows else None
 
     def previous_values(self, branch_code: str, period: Period) -> dict[str, Any] | None:
         """The values of the branch's counted return ending the day before ``period`` starts.

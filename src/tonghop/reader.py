@@ -24,13 +24,17 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
 from tonghop import _package
-from tonghop._package import MAX_COL, MAX_ROW, Opened, Unreadable, column_index, local, parse
+from tonghop._package import MAX_COL, MAX_ROW, Opened, Unreadable, column_index, local
 
 __all__ = ["Cell", "Unreadable", "Workbook", "precheck", "read_workbook", "sniff"]
 
 Value = str | int | float | bool | None
 
 _ID = re.compile(r"[a-z][a-z0-9_]*")
+# What a sheet with a formula or an error cell cannot be written without: a closing </f> or
+# </x:f> (a shared formula's dependents, <f .../>, come with a master that has one), or the
+# "e" of t="e". A false match only costs a parse; plain byte searches: a regex costs 10x more.
+_MAY_HIDE = (b"f>", b'"e"', b"'e'")
 _NAME_TARGET = re.compile(
     r"=?\s*(?:'((?:[^']|'')+)'|([^'!\[\]:*?/\\\s,;()=]+))!"
     r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?\s*"
@@ -136,11 +140,14 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
         grid = sheet.to_python()
         top, left = sheet.start or (0, 0)
 
-        looks: set[str] = set()  # needed cells calamine read as empty
+        looks: set[str] = set()  # needed cells calamine read as empty (or as a time)
+        timed = False  # a number calamine made a time: its stored number is in the XML
         at = value_col - 1 - left
         for row, values in enumerate(grid, top + 1):
             first, ref = values[0] if left == 0 else "", f"{value_letters}{row}"  # column A
-            value = _value(values[at], epoch) if 0 <= at < len(values) else None
+            raw = values[at] if 0 <= at < len(values) else ""
+            value = _value(raw, epoch)
+            timed = timed or isinstance(raw, dt.time | dt.timedelta)
             if value is not None:
                 kept[ref] = Cell(name, ref, value)
             if first == "":
@@ -154,15 +161,16 @@ def _read(data: bytes, opened: Opened, value_col: int) -> Workbook:
         for sheet_name, row, col, ref in targets.values():
             if sheet_name != name or ref in kept:
                 continue
-            value = _value(_at(grid, top, left, row, col), epoch)
+            target_raw = _at(grid, top, left, row, col)
+            value = _value(target_raw, epoch)
+            timed = timed or isinstance(target_raw, dt.time | dt.timedelta)
             if value is None:
                 looks.add(ref)
             else:
                 kept[ref] = Cell(name, ref, value)
         if looks:
             xml = xml or opened.package.read(part) or b""
-            found = _look(xml, part in opened.usual, name, looks)
-            kept.update((cell.ref, cell) for cell in found)
+            kept.update((cell.ref, cell) for cell in _look(xml, name, looks, timed))
 
     def stored(sheet: str, ref: str) -> Cell:
         return cells[sheet].get(ref) or Cell(sheet, ref, None)
@@ -206,36 +214,26 @@ def _number(value: float) -> int | float:
     return int(shown) if shown.is_integer() else shown
 
 
-def _look(xml: bytes, usual: bool, sheet: str, refs: set[str]) -> list[Cell]:
-    """The cells ``refs`` as the sheet's XML stores them (formulas without a cached value,
-    errors, empty strings, numbers calamine made times). In a sheet of the usual spelling a
-    cell is found by its start tag and only it is parsed, else the whole sheet is."""
-    elements: list[tuple[str, etree._Element]] = []
-    for ref in sorted(refs) if usual else ():
-        tag = f'<c r="{ref}"'.encode()
-        at = xml.find(tag)
-        if at >= 0 and xml.find(tag, at + 1) >= 0:  # twice (once in a comment?): parse it all
-            usual = False
-            break
-        end = xml.find(b">", at) + 1
-        if at < 0 or xml[end - 2 : end] == b"/>":
-            continue  # no such cell, or an empty one
-        element = _element(xml[at : xml.find(b"</c>", end) + 4])
-        if element is None:  # not well-formed on its own (a CDATA end tag?): parse it all
-            usual = False
-            break
-        elements.append((ref, element))
-    if not usual:  # any spelling: the cells of the whole parsed sheet, by their r
-        elements = [(c.get("r", "").upper(), c) for c in parse(xml).iter("{*}c")]
-    cells = (_stored(c, sheet, ref) for ref, c in elements if ref in refs)
-    return [cell for cell in cells if cell is not None]
-
-
-def _element(xml: bytes) -> etree._Element | None:
+def _look(xml: bytes, sheet: str, refs: set[str], timed: bool) -> list[Cell]:
+    """The cells ``refs`` as the sheet's XML stores them, for what calamine reads as empty
+    (formulas without a cached value, errors) or as a time. A sheet with none of them (the
+    usual return) needs no parse; otherwise its cells are streamed once."""
+    if not timed and not any(marker in xml for marker in _MAY_HIDE):
+        return []
+    if any(marker in xml for marker in _package.DOCTYPES):
+        raise Unreadable("corrupt")
+    found = []
     try:
-        return etree.fromstring(xml, _package.PARSER)
-    except (etree.XMLSyntaxError, ValueError):
-        return None
+        for _, c in etree.iterparse(io.BytesIO(xml), tag="{*}c", **_package.PARSER_OPTIONS):
+            ref = (c.get("r") or "").upper()
+            if ref in refs:
+                cell = _stored(c, sheet, ref)
+                if cell is not None:
+                    found.append(cell)
+            c.clear(keep_tail=False)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise Unreadable("corrupt") from exc
+    return found
 
 
 def _stored(c: etree._Element, sheet: str, ref: str) -> Cell | None:
