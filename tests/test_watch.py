@@ -25,11 +25,12 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from tonghop._rebuild import PdfMaker, Publisher, Rebuilder
-from tonghop._settle import Settler, zip_readable
+from tonghop._settle import Settler
 from tonghop.cli import cli
 from tonghop.intake import Intake, IntakeResult
 from tonghop.ledger import Outcome, Submission
 from tonghop.locking import FileLock
+from tonghop.reader import zip_complete
 from tonghop.watch import CLOSED, GONE, MOVED, Watcher, _LogFormatter, configure_logging
 from tonghop.workspace import Workspace
 
@@ -388,8 +389,29 @@ def test_versions_taken_in_the_same_tick_go_in_modification_order(inbox):
     assert intake.taken == ["a-cu-nhat.xlsx", "b-giua.xlsx", "c-moi-nhat.xlsx"]
 
 
-def test_zip_readable():
-    assert not zip_readable(Path("/nonexistent/x.xlsx"))
+def test_zip_complete(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    from tonghop import _package
+
+    assert not zip_complete(Path("/nonexistent/x.xlsx"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for number in range(30):
+            archive.writestr(f"x{number}.xml", "<x/>")
+    whole = buffer.getvalue()
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(whole[: len(whole) // 2])  # still being written: no directory yet
+    assert not zip_complete(path)
+    path.write_bytes(whole)
+    assert zip_complete(path)
+    # A directory too large to be a return's is not read: the file is complete for the
+    # watcher, and the intake refuses it unread.
+    monkeypatch.setattr(_package, "MAX_ENTRIES", 10)
+    opened = []
+    monkeypatch.setattr(zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    assert zip_complete(path) and opened == []
 
 
 # --- rescans -------------------------------------------------------------------------------

@@ -116,13 +116,17 @@ class Opened:
     package: Package | None = None
 
 
+def entry_count(tail: bytes) -> int | None:
+    """The entry count the zip's end record (in the file's last 64 KB) declares, if found."""
+    at = tail.rfind(b"PK\x05\x06")
+    return int.from_bytes(tail[at + 10 : at + 12], "little") if at >= 0 else None
+
+
 class Package:
     """A zip whose directory passed the checks. Part names are looked up case-insensitively."""
 
     def __init__(self, data: bytes) -> None:
-        tail = data[-65_557:]  # too many entries: refused before zipfile reads them all
-        at = tail.rfind(b"PK\x05\x06")
-        count = int.from_bytes(tail[at + 10 : at + 12], "little") if at >= 0 else 0
+        count = entry_count(data[-65_557:]) or 0  # refused before zipfile reads them all
         if MAX_ENTRIES < count < 0xFFFF:  # (0xFFFF: a zip64 count, which zipfile reads)
             raise Unreadable("too_large")
         self.data = data

@@ -20,26 +20,17 @@ from __future__ import annotations
 import logging
 import os
 import stat as stat_module
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .intake import is_ignored, owner_file_present
+from .reader import zip_complete
 
 log = logging.getLogger("tonghop.watch")
 
 ZIP_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 Signature = tuple[int, int]  # (size, mtime_ns)
-
-
-def zip_readable(path: Path) -> bool:
-    """True when ``path`` opens as a zip (its central directory, at the end, is written)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return bool(archive.namelist())
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
-        return False
 
 
 def signature_of(path: Path) -> Signature | None:
@@ -72,7 +63,7 @@ class Settler:
         settle: float,
         clock: Callable[[], float],
         give_up: float = 3.0,
-        readable: Callable[[Path], bool] = zip_readable,
+        readable: Callable[[Path], bool] = zip_complete,
     ) -> None:
         self.settle = settle
         self.give_up = give_up

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import math
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 from tonghop import _package
 from tonghop._package import MAX_COL, MAX_ROW, Opened, Unreadable, column_index, local
 
-__all__ = ["Cell", "Unreadable", "Workbook", "precheck", "read_workbook", "sniff"]
+__all__ = ["Cell", "Unreadable", "Workbook", "precheck", "read_workbook", "sniff", "zip_complete"]
 
 Value = str | int | float | bool | None
 
@@ -83,6 +84,25 @@ def precheck(data: bytes) -> None:
     """Raise :class:`Unreadable` unless ``data`` is a workbook package safe to open; every
     place that opens a branch's file (the reader, feedback's openpyxl) calls it first."""
     _package.open_package(data)
+
+
+def zip_complete(path: Path) -> bool:
+    """Whether a workbook being written has its zip directory (written last) in place, read
+    within the pre-check's bounds: a file too large, or declaring too many entries, to be a
+    return counts as complete (the intake refuses it unread)."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, io.SEEK_END)
+            if size > _package.MAX_INPUT_BYTES:
+                return True
+            handle.seek(max(0, size - 65_557))
+            count = _package.entry_count(handle.read())
+        if count is None or count > _package.MAX_ENTRIES:
+            return count is not None
+        with zipfile.ZipFile(path) as archive:
+            return bool(archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
 
 
 def read_workbook(source: Path | bytes, *, value_column: str = "C") -> Workbook:
