@@ -61,21 +61,14 @@ def generate(home: Path, count: int) -> None:
     from tonghop.form import load_form
     from tonghop.layout import Layout
     from tonghop.periods import Period
+    from tonghop.samples import sample_values
 
     ws = Layout(home)
     config = ws.load_config()
     form = load_form(ws.form_path)
-    # A clean return (no warning), the common case: a return with problems also costs its
-    # feedback workbook.
-    values = {
-        "members_start": 22,
-        "admitted": 0,
-        "members_end": 22,
-        "commitments": 22,
-        "regular_meetings": 6,
-        "highlights": "Chi bộ duy trì sinh hoạt đều đặn.",
-        "prepared_by": "Người lập",
-    }
+    # A clean return (no problem at all), the common case, from the one factory of valid
+    # returns: a return with problems also costs its feedback workbook.
+    values = sample_values(form, Period.parse(PERIOD), SENTINEL)
     template = home / "template.xlsx"
     branch = Branch(SENTINEL, "Chi bộ số 0")
     write_blank_form(form, config, branch, Period.parse(PERIOD), template, prefill=values)

@@ -36,6 +36,7 @@ from tonghop.config import Branch  # noqa: E402
 from tonghop.form import load_form  # noqa: E402
 from tonghop.layout import Layout  # noqa: E402
 from tonghop.periods import Period  # noqa: E402
+from tonghop.samples import sample_values  # noqa: E402
 from tonghop.watch import Watcher, WatchOptions, run_watch  # noqa: E402
 
 PERIODS = ["2023-01", "2023-03", "2023-05", "2023-07", "2023-09"]
@@ -58,15 +59,7 @@ def templates(ws: Layout) -> dict[str, bytes]:
     form = load_form(ws.form_path)
     made = {}
     for code in PERIODS:
-        values = {
-            "members_start": 22,
-            "admitted": 0,
-            "members_end": 22,
-            "commitments": 22,
-            "regular_meetings": 1,
-            "highlights": "Chi bộ duy trì sinh hoạt đều đặn.",
-            "prepared_by": "Người lập",
-        }
+        values = sample_values(form, Period.parse(code), SENTINEL)
         path = ws.home / f"mau-{code}.xlsx"
         branch = Branch(SENTINEL, "Chi bộ mẫu")
         write_blank_form(form, config, branch, Period.parse(code), path, prefill=values)

@@ -20,14 +20,17 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from .errors import TonghopError
 
-class Unreadable(Exception):
+
+class Unreadable(TonghopError):
     """The file is not a readable return; ``message`` is Vietnamese and says what to do."""
+
+    exit_code = 2
 
     def __init__(self, kind: str, message: str | None = None) -> None:
         self.kind = kind
-        self.message = message or MESSAGES.get(kind, MESSAGES["corrupt"])
-        super().__init__(self.message)
+        super().__init__(message or MESSAGES.get(kind, MESSAGES["corrupt"]))
 
     @classmethod
     def sniffed(cls, kind: str) -> Unreadable:
