@@ -27,6 +27,8 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
+__all__ = ["CHANGED", "CLOSED", "FOLDER", "GONE", "MOVED", "ObserverManager"]
+
 log = logging.getLogger("tonghop.watch")
 
 CHANGED = "changed"  # created or written: a hint to look at it

@@ -21,6 +21,8 @@ from .publish import REPORT_NAME
 from .report import write_pdf
 from .workspace import Workspace
 
+__all__ = ["Build", "PdfMaker", "Publisher", "Rebuilder"]
+
 log = logging.getLogger("tonghop.watch")
 
 Build = Callable[[str, bool], None]  # (period code, full report?) -> None

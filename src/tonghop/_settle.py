@@ -27,6 +27,8 @@ from pathlib import Path
 from .intake import is_ignored, owner_file_present
 from .reader import zip_complete
 
+__all__ = ["Settler", "Signature", "signature_of"]
+
 log = logging.getLogger("tonghop.watch")
 
 ZIP_SUFFIXES = frozenset({".xlsx", ".xlsm"})

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from .ledger import Ledger
 
+__all__ = ["Archive", "fsync_dir"]
+
 
 def fsync_dir(path: Path) -> None:
     """Make a rename or unlink in ``path`` durable (no-op where folders can't be opened)."""

@@ -29,6 +29,17 @@ from .errors import ConfigError
 from .form import IDENTITY_FIELDS, Field, FieldType, FormSpec
 from .periods import Period
 
+__all__ = [
+    "FONT_NAME",
+    "INPUT_FILL_COLOR",
+    "ascii_slug",
+    "form_file_name",
+    "is_narrative",
+    "page_number_footer",
+    "use_default_font",
+    "write_blank_form",
+]
+
 FONT_NAME = "Times New Roman"
 FONT_SIZE = 12
 # Light yellow of the cells a branch fills in; feedback.py restores it when clearing old marks.

@@ -15,6 +15,8 @@ from .problems import Level, Problem
 from .reader import Cell, Workbook
 from .values import coerce
 
+__all__ = ["CheckResult", "check_against_previous", "check_content", "check_workbook"]
+
 # Given a branch code and a period, the values of that branch's return for the period just
 # before, when one is on file (with its period code under "period"), else None.
 PreviousLookup = Callable[[str, Period], dict[str, Any] | None]

@@ -27,6 +27,8 @@ from .periods import Period
 from .publish import Published, publish
 from .samples import sample_values
 
+__all__ = ["DemoResult", "demo_values", "run_demo"]
+
 DEMO_PERIODS = ("2020", "2021", "2022", "2023", "2024-H1")
 REPORT_PERIOD = "2024-H1"
 # Term totals the demo reproduces (the article's figures).

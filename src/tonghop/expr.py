@@ -18,6 +18,8 @@ from typing import Any
 
 from .errors import ExprError
 
+__all__ = ["Expr"]
+
 Scope = Mapping[str, Any]
 Node = Callable[[Scope], Any]
 

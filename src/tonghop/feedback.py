@@ -31,6 +31,17 @@ from .blank import FONT_NAME, INPUT_FILL_COLOR, ascii_slug, page_number_footer, 
 from .problems import Problem
 from .reader import precheck
 
+__all__ = [
+    "COMMENT_AUTHOR",
+    "ERROR_FILL_COLOR",
+    "FEEDBACK_SHEET",
+    "WARNING_FILL_COLOR",
+    "feedback_file_name",
+    "verdict_line",
+    "write_feedback",
+    "write_unreadable_note",
+]
+
 FEEDBACK_SHEET = "Phản hồi"
 COMMENT_AUTHOR = "tonghop"
 ERROR_FILL_COLOR = "FFC7CE"

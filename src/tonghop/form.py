@@ -18,6 +18,18 @@ from .periods import PeriodKind
 from .problems import Level
 from .tomlfile import TomlTable, read_toml
 
+__all__ = [
+    "IDENTITY_FIELDS",
+    "Derived",
+    "Field",
+    "FieldType",
+    "FormSpec",
+    "Rule",
+    "Section",
+    "Total",
+    "load_form",
+]
+
 
 class FieldType(StrEnum):
     """What a field holds: a count (whole number >= 0), money (đồng), text, a date, a choice."""

@@ -31,6 +31,16 @@ from .periods import Period
 from .problems import Level, Problem
 from .reader import Unreadable, read_workbook
 
+__all__ = [
+    "Intake",
+    "IntakeResult",
+    "is_ignored",
+    "local_now",
+    "owner_file_present",
+    "read_and_check",
+    "scan_inbox",
+]
+
 log = logging.getLogger("tonghop.intake")
 
 Clock = Callable[[], dt.datetime]

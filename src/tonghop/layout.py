@@ -16,6 +16,8 @@ from .config import CONFIG_NAME, FORM_NAME, Branch, Config, load_config
 from .errors import ConfigError, TonghopError
 from .periods import Period
 
+__all__ = ["DEFAULTS", "Layout", "create_workspace"]
+
 LEDGER_NAME = "ledger.sqlite3"
 
 

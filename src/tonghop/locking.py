@@ -9,6 +9,8 @@ from pathlib import Path
 
 from .errors import LockBusy
 
+__all__ = ["FileLock"]
+
 
 class FileLock:
     """``with FileLock(path, what="...")``: raises LockBusy naming the holder's process id."""

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .errors import OfficeError
 
+__all__ = ["convert", "find_soffice"]
+
 _CANDIDATES = (
     "soffice",
     "libreoffice",

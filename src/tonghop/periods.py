@@ -15,6 +15,8 @@ from functools import cached_property
 
 from .errors import PeriodError, UsageError
 
+__all__ = ["Period", "PeriodKind", "parse_date", "roman"]
+
 
 class PeriodKind(Enum):
     """The four kinds of reporting period, with the number of months each spans."""

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+__all__ = ["Level", "Problem"]
+
 
 class Level(StrEnum):
     """An error sends the return back; a warning lets it be counted, with a note."""

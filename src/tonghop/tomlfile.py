@@ -10,6 +10,8 @@ from typing import Any
 
 from .errors import ConfigError
 
+__all__ = ["TomlTable", "header_line", "key_line", "nfc", "read_toml"]
+
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()

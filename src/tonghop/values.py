@@ -18,6 +18,8 @@ from openpyxl.utils.datetime import from_excel
 from .errors import ValueProblem
 from .form import Field, FieldType
 
+__all__ = ["coerce", "is_blank", "nfc_text", "parse_number"]
+
 MAX_TEXT = 4000
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007]+")
 _DOT_THOUSANDS = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")

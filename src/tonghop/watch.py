@@ -39,6 +39,8 @@ from .locking import FileLock
 from .office import find_soffice
 from .workspace import Workspace
 
+__all__ = ["IntakeLike", "WatchOptions", "Watcher", "configure_logging", "run_watch"]
+
 log = logging.getLogger("tonghop.watch")
 
 RESCAN = "rescan"
