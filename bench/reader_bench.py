@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +40,11 @@ DEMO = Path("/tmp/rdemo")
 
 def demo_files() -> list[Path]:
     """The first return the demo archived (written out to a file), and its LibreOffice copy."""
-    ledger = DEMO / "archive" / "ledger.sqlite3"
-    if not ledger.exists():
+    store = DEMO / "archive" / "objects.sqlite3"
+    if not store.exists():
         tonghop = ROOT / ".venv" / "bin" / "tonghop"
         subprocess.run([str(tonghop), "demo", str(DEMO), "--no-pdf"], check=True)
-    with sqlite3.connect(ledger) as db:
+    with closing(sqlite3.connect(store)) as db:
         (data,) = db.execute("SELECT data FROM objects ORDER BY sha256 LIMIT 1").fetchone()
     first = DEMO / "return.xlsx"
     first.write_bytes(data)

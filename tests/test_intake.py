@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
+from contextlib import closing
 
 import pytest
 
 from tonghop import intake as intake_module
-from tonghop.archive import Archive
+from tonghop.archive import OBJECTS_NAME, Archive
 from tonghop.intake import Intake, is_ignored, owner_file_present, scan_inbox
 from tonghop.ledger import Ledger, Outcome
 from tonghop.periods import Period
@@ -36,7 +38,7 @@ def test_accepted_return_is_archived_recorded_and_removed(
     assert sub.values["admitted"] == 2
     assert not path.exists()
     sha = hashlib.sha256(data).hexdigest()
-    assert Archive(workspace.archive, ledger).read(sha) == data
+    assert Archive(workspace.archive).read(sha) == data
     assert ledger.count() == 1
     assert results[0].feedback is None
 
@@ -132,11 +134,11 @@ def test_crash_after_archiving_before_ledger_then_rerun_records_exactly_once(
     with Ledger(workspace.ledger) as ledger:
         with pytest.raises(Crash):
             make_intake(workspace, config, form, ledger, clock).process_inbox(crash_hook=die)
-        # The batch's transaction never committed: bytes and outcomes alike are not there,
-        # and the files are all still in inbox/.
+        # The ledger's transaction never committed: nothing recorded, nothing removed; the
+        # bytes were made durable first.
         assert ledger.count() == 0
-        archive = Archive(workspace.archive, ledger)
-        assert not any(archive.has(hashlib.sha256(d).hexdigest()) for d in originals.values())
+    with Archive(workspace.archive) as archive:
+        assert all(archive.has(hashlib.sha256(d).hexdigest()) for d in originals.values())
     assert len(scan_inbox(workspace.inbox)) == 3
 
     with Ledger(workspace.ledger) as ledger:
@@ -144,9 +146,9 @@ def test_crash_after_archiving_before_ledger_then_rerun_records_exactly_once(
         assert sorted(r.submission.branch_code for r in results) == ["LT1", "LT2", "TL1"]
         assert ledger.count() == 3
         assert len(ledger.counted()) == 3
-        archive = Archive(workspace.archive, ledger)
-        for data in originals.values():
-            assert archive.read(hashlib.sha256(data).hexdigest()) == data
+        with Archive(workspace.archive) as archive:
+            for data in originals.values():
+                assert archive.read(hashlib.sha256(data).hexdigest()) == data
         assert {r.outcome for r in ledger.all()} == {Outcome.ACCEPTED}
     assert scan_inbox(workspace.inbox) == []
 
@@ -240,9 +242,8 @@ def test_each_batch_is_one_commit_of_bytes_and_outcomes_in_this_process_alone(
     workspace, config, form, ledger, clock, make_return
 ):
     """30 files (more than the old pool's threshold) in batches of 8: every file answered once,
-    one commit per batch holding its bytes and outcomes, each before the batch's files leave
-    inbox/, and no other process or thread started."""
-    import sqlite3
+    one commit of its bytes then one of its outcomes per batch, both before the batch's files
+    leave inbox/, and no other process or thread started."""
     import threading
 
     import psutil
@@ -256,21 +257,33 @@ def test_each_batch_is_one_commit_of_bytes_and_outcomes_in_this_process_alone(
         code = codes[i % len(codes)]
         made.append(make_return(code, "2024-H1", name=name, highlights=note, **broken))
     (workspace.inbox / "rac.xlsx").write_bytes(b"PK\x03\x04 not really")
-    outside = sqlite3.connect(workspace.ledger)  # sees only what is committed
-    commits: list[tuple[int, int, int]] = []  # (rows, objects, files in inbox/) after each
+    # Other connections see only what is committed.
+    rows = sqlite3.connect(workspace.ledger)
+    objects = sqlite3.connect(workspace.archive / OBJECTS_NAME)
+    commits: list[tuple[str, int, int, int]] = []  # (point, rows, objects, files in inbox/)
 
     def watch(point: str) -> None:
-        if point == "after-commit":
-            rows = outside.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
-            objects = outside.execute("SELECT COUNT(*) FROM objects").fetchone()[0]
-            commits.append((rows, objects, len(scan_inbox(workspace.inbox))))
+        if point in ("after-archive", "after-commit"):
+            row_count = rows.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+            object_count = objects.execute("SELECT COUNT(*) FROM objects").fetchone()[0]
+            commits.append((point, row_count, object_count, len(scan_inbox(workspace.inbox))))
 
     threads_before = threading.active_count()
     intake = make_intake(workspace, config, form, ledger, clock)
     results = intake.process_inbox(batch_size=8, crash_hook=watch)
-    outside.close()
+    rows.close()
+    objects.close()
 
-    assert commits == [(8, 8, 30), (16, 16, 22), (24, 24, 14), (30, 30, 6)]
+    assert commits == [
+        ("after-archive", 0, 8, 30),
+        ("after-commit", 8, 8, 30),
+        ("after-archive", 8, 16, 22),
+        ("after-commit", 16, 16, 22),
+        ("after-archive", 16, 24, 14),
+        ("after-commit", 24, 24, 14),
+        ("after-archive", 24, 30, 6),
+        ("after-commit", 30, 30, 6),
+    ]
     assert psutil.Process().children(recursive=True) == []
     assert threading.active_count() == threads_before
     assert len(results) == ledger.count() == 30
@@ -284,7 +297,7 @@ def test_each_batch_is_one_commit_of_bytes_and_outcomes_in_this_process_alone(
     }
     assert sum(r.submission.outcome == Outcome.REJECTED for r in results) == 6
     assert scan_inbox(workspace.inbox) == []
-    archive = Archive(workspace.archive, ledger)
+    archive = Archive(workspace.archive)
     for sub in ledger.all():
         assert sub.sha256 is not None and sub.archived_as == f"objects/{sub.sha256}"
         assert hashlib.sha256(archive.read(sub.sha256)).hexdigest() == sub.sha256
@@ -299,14 +312,16 @@ def test_the_same_bytes_are_kept_once(workspace, config, form, ledger, clock, ma
     (workspace.inbox / "lai-nua.xlsx").write_bytes(data)
     results = intake.process_inbox()
     assert [r.submission.outcome for r in results] == [Outcome.DUPLICATE] * 2
-    count = ledger._db.execute("SELECT COUNT(*) FROM objects").fetchone()[0]
-    assert count == 1
+    with closing(sqlite3.connect(workspace.archive / OBJECTS_NAME)) as db:
+        assert db.execute("SELECT COUNT(*) FROM objects").fetchone()[0] == 1
 
 
-def test_the_ledger_commits_durably_in_wal(ledger):
-    """One fsync'd commit per batch is what makes the bytes and outcomes survive a power cut."""
-    assert ledger._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+def test_archive_and_ledger_commit_durably_in_wal(workspace, ledger):
+    """One fsync'd commit each per batch is what makes bytes and outcomes survive a power cut."""
+    with Archive(workspace.archive) as archive:
+        for db in (ledger._db, archive._db):
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_objects_kept_as_files_by_an_older_version_are_still_read(workspace, ledger):
@@ -315,12 +330,11 @@ def test_objects_kept_as_files_by_an_older_version_are_still_read(workspace, led
     legacy = workspace.archive / "objects" / sha[:2] / sha
     legacy.parent.mkdir(parents=True)
     legacy.write_bytes(data)
-    archive = Archive(workspace.archive, ledger)
-    assert archive.has(sha) and archive.read(sha) == data
+    with Archive(workspace.archive) as archive:
+        assert archive.has(sha) and archive.read(sha) == data
 
 
 def test_a_ledger_from_an_older_version_is_migrated(workspace, config, form, clock, make_return):
-    import sqlite3
 
     path = workspace.ledger
     with Ledger(path) as ledger:

@@ -1,8 +1,9 @@
 """Taking files out of inbox/: archive the bytes, check, record the outcome, answer, remove.
 
 One process, one batch at a time. The order is what makes a crash harmless: the batch's
-bytes (see :mod:`tonghop.archive`) and outcomes committed in one durable ledger transaction ->
-the files removed from inbox/. A crash before the commit leaves the
+bytes committed durably in the archive (see :mod:`tonghop.archive`) -> its outcomes committed
+in the ledger, in one transaction -> the files removed from inbox/. A crash before the
+ledger's commit leaves the
 files in inbox/ to be taken again; a crash after it leaves files whose drops are already
 recorded, which the next run recognises (same name, size, time and bytes) and only removes.
 Never lost, never twice.
@@ -143,12 +144,13 @@ class Intake:
         ledger: Ledger,
         *,
         clock: Clock = local_now,
+        archive: Archive | None = None,
     ) -> None:
         self.workspace = workspace
         self.config = config
         self.form = form
         self.ledger = ledger
-        self.archive = Archive(workspace.archive, ledger)
+        self.archive = archive or Archive(workspace.archive)
         self.clock = clock
 
     # --- public ------------------------------------------------------------------------
@@ -159,8 +161,8 @@ class Intake:
         batch_size: int = 50,
         crash_hook: Callable[[str], None] | None = None,
     ) -> list[IntakeResult]:
-        """Take ``paths`` (files in inbox/), ``batch_size`` at a time: one durable ledger
-        commit per batch (bytes and outcomes), and no more than one batch's bytes in memory."""
+        """Take ``paths`` (files in inbox/), ``batch_size`` at a time: one durable commit of
+        the bytes and one of the outcomes per batch, no more than one batch's bytes in memory."""
         paths = list(paths)
         results: list[IntakeResult] = []
         for start in range(0, len(paths), batch_size):
@@ -178,15 +180,15 @@ class Intake:
         self, paths: list[Path], crash_hook: Callable[[str], None] | None
     ) -> list[IntakeResult]:
         arrived = [a for a in (self._arrive(p) for p in paths) if a is not None]
+        # Bytes first, durably (one commit for the batch), before anything is recorded.
+        self.archive.put_batch(
+            {a.sha256: a.data for a in arrived if a.data is not None and a.sha256 is not None}
+        )
+        if crash_hook:
+            crash_hook("after-archive")
         results: list[IntakeResult] = []
         oversize: list[tuple[Path, str]] = []
-        # The bytes and the outcomes in one transaction: one durable commit for the batch.
         with self.ledger.transaction():
-            for item in arrived:
-                if item.data is not None and item.sha256 is not None:
-                    self.archive.put(item.sha256, item.data)
-            if crash_hook:
-                crash_hook("after-archive")
             for item in arrived:
                 result = self._judge(item, oversize)
                 if result is not None:

@@ -72,12 +72,6 @@ CREATE TABLE IF NOT EXISTS submissions (
     elapsed_ms REAL
 );
 """
-_OBJECTS = """
-CREATE TABLE IF NOT EXISTS objects (
-    sha256 TEXT PRIMARY KEY,
-    data BLOB NOT NULL
-) WITHOUT ROWID;
-"""
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS submissions_branch_period ON submissions(branch_code, period);
 CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
@@ -151,7 +145,6 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        self._db.executescript(_OBJECTS)
         self._migrate()
         self._db.executescript(_INDEXES)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -236,20 +229,6 @@ class Ledger:
                 (Outcome.SUPERSEDED, sub.id, Outcome.ACCEPTED, sub.branch_code, sub.period, sub.id),
             )
         return sub
-
-    def put_object(self, sha256: str, data: bytes) -> None:
-        """Keep a received file's bytes (see tonghop.archive); inside ``transaction()``."""
-        self._db.execute(
-            "INSERT OR IGNORE INTO objects (sha256, data) VALUES (?, ?)", (sha256, data)
-        )
-
-    def has_object(self, sha256: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM objects WHERE sha256 = ?", (sha256,)).fetchone()
-        return row is not None
-
-    def get_object(self, sha256: str) -> bytes | None:
-        row = self._db.execute("SELECT data FROM objects WHERE sha256 = ?", (sha256,)).fetchone()
-        return None if row is None else bytes(row[0])
 
     # --- reading -----------------------------------------------------------------------
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Submission]:

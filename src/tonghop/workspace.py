@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .archive import Archive
 from .blank import form_file_name, write_blank_form
 from .checks import CheckResult, check_workbook
 from .config import Branch, Config
@@ -85,6 +86,7 @@ class Workspace:
         self.form = form
         self.clock = clock
         self._ledger = ledger
+        self._archive: Archive | None = None
 
     # --- resources ---------------------------------------------------------------------
     @property
@@ -93,6 +95,13 @@ class Workspace:
         if self._ledger is None:
             self._ledger = Ledger(self.layout.ledger)
         return self._ledger
+
+    @property
+    def archive(self) -> Archive:
+        """The kept bytes of every file received, opened on first use."""
+        if self._archive is None:
+            self._archive = Archive(self.layout.archive)
+        return self._archive
 
     def has_ledger(self) -> bool:
         return self._ledger is not None or self.layout.ledger.exists()
@@ -105,12 +114,17 @@ class Workspace:
         return FileLock(self.layout.archive / "watch.lock", what="trình theo dõi inbox")
 
     def intake(self) -> Intake:
-        return Intake(self.layout, self.config, self.form, self.ledger, clock=self.clock)
+        return Intake(
+            self.layout, self.config, self.form, self.ledger, clock=self.clock, archive=self.archive
+        )
 
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
 
     def __enter__(self) -> Workspace:
         return self
