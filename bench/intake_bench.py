@@ -131,7 +131,7 @@ def floor_run(inbox: Path, scratch: Path) -> dict[str, float]:
 
 def intake_run(home: Path, profile: bool) -> dict[str, object]:
     from tonghop.form import load_form
-    from tonghop.intake import Intake
+    from tonghop.intake.inbox import Intake
     from tonghop.layout import Layout
     from tonghop.ledger import Ledger
 

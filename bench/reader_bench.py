@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from python_calamine import CalamineWorkbook  # noqa: E402
 
+from tonghop.intake.reader import read_workbook  # noqa: E402
 from tonghop.office import convert, find_soffice  # noqa: E402
-from tonghop.reader import read_workbook  # noqa: E402
 
 DEMO = Path("/tmp/rdemo")
 

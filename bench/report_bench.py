@@ -44,14 +44,14 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import balanced_values  # noqa: E402
 
 from tonghop import report  # noqa: E402
-from tonghop._docxtemplate import compiled_template  # noqa: E402
-from tonghop.aggregate import aggregate, counted_from  # noqa: E402
 from tonghop.config import Branch  # noqa: E402
-from tonghop.context import report_context  # noqa: E402
 from tonghop.form import load_form  # noqa: E402
 from tonghop.layout import Layout  # noqa: E402
 from tonghop.ledger import Ledger, Outcome, Submission  # noqa: E402
 from tonghop.periods import Period  # noqa: E402
+from tonghop.report._docxtemplate import compiled_template  # noqa: E402
+from tonghop.report.aggregate import aggregate, counted_from  # noqa: E402
+from tonghop.report.context import report_context  # noqa: E402
 
 PERIODS = ["2020", "2021", "2022", "2023", "2024-H1"]
 REPORTED = "2024-H1"
@@ -155,7 +155,7 @@ def render_floor(workspace: Layout, out: Path) -> float:
 
 def workbook_writers(workspace: Layout, out: Path) -> None:
     """The aggregate workbook alone, with XlsxWriter (publish.py) and openpyxl write-only."""
-    from tonghop.publish import write_aggregate_workbook
+    from tonghop.report.publish import write_aggregate_workbook
 
     config = workspace.load_config()
     form = load_form(workspace.form_path)

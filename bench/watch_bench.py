@@ -37,7 +37,7 @@ from tonghop.form import load_form  # noqa: E402
 from tonghop.layout import Layout  # noqa: E402
 from tonghop.periods import Period  # noqa: E402
 from tonghop.samples import sample_values  # noqa: E402
-from tonghop.watch import Watcher, WatchOptions, run_watch  # noqa: E402
+from tonghop.watch.watcher import Watcher, WatchOptions, run_watch  # noqa: E402
 
 PERIODS = ["2023-01", "2023-03", "2023-05", "2023-07", "2023-09"]
 SENTINEL = "ZZ99"

@@ -12,10 +12,10 @@ from typing import Any
 
 from tonghop.config import Config, load_config
 from tonghop.form import FormSpec, load_form
+from tonghop.intake.reader import Cell, Workbook
+from tonghop.intake.values import coerce
 from tonghop.periods import Period
-from tonghop.reader import Cell, Workbook
 from tonghop.samples import sample_values
-from tonghop.values import coerce
 
 ROOT = Path(__file__).resolve().parent.parent
 FORM_PATH = ROOT / "templates" / "form.toml"

@@ -7,8 +7,8 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tonghop.aggregate import Counted, aggregate, choose_returns, combine
 from tonghop.periods import Period, PeriodKind
+from tonghop.report.aggregate import Counted, aggregate, choose_returns, combine
 
 from .conftest import balanced_values
 

@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tonghop.blank import write_blank_form
-from tonghop.checks import CheckResult, check_workbook
 from tonghop.form import Rule
+from tonghop.intake.checks import CheckResult, check_workbook
+from tonghop.intake.reader import Workbook, read_workbook
 from tonghop.periods import Period, PeriodKind
 from tonghop.problems import Level
-from tonghop.reader import Workbook, read_workbook
 
 from .helpers import (
     CONFIG,

@@ -63,7 +63,7 @@ def test_report_carries_the_article_figures(demo):
 
 def test_demo_pdf_opens_in_libreoffice_with_the_figures(demo, tmp_path):
     needs_soffice()
-    from tonghop.report import write_pdf
+    from tonghop.report.render import write_pdf
 
     pdf = write_pdf(demo.published.report)
     assert pdf is not None and pdf.exists()

@@ -15,7 +15,8 @@ import pytest
 
 from tonghop.blank import INPUT_FILL_COLOR, write_blank_form
 from tonghop.config import Branch, load_config
-from tonghop.feedback import (
+from tonghop.form import load_form
+from tonghop.intake.feedback import (
     COMMENT_AUTHOR,
     ERROR_FILL_COLOR,
     FEEDBACK_SHEET,
@@ -25,7 +26,6 @@ from tonghop.feedback import (
     write_feedback,
     write_unreadable_note,
 )
-from tonghop.form import load_form
 from tonghop.office import convert, find_soffice
 from tonghop.periods import Period
 from tonghop.problems import Problem
@@ -237,7 +237,7 @@ def test_feedback_sent_back_again_replaces_the_old_marks(tmp_path: Path) -> None
 
 def test_feedback_file_is_still_a_readable_return(tmp_path: Path) -> None:
     """A branch fixes the feedback file itself and sends it back: the reader must cope."""
-    from tonghop.reader import read_workbook
+    from tonghop.intake.reader import read_workbook
 
     source, cells = filled_return(tmp_path)
     out = write_feedback(source, problems_for(cells), tmp_path / "fb.xlsx", verdict="rejected")

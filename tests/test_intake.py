@@ -10,9 +10,9 @@ from contextlib import closing
 
 import pytest
 
-from tonghop import intake as intake_module
-from tonghop.archive import OBJECTS_NAME, Archive
-from tonghop.intake import Intake, is_ignored, owner_file_present, scan_inbox
+from tonghop.intake import inbox as intake_module
+from tonghop.intake.archive import OBJECTS_NAME, Archive
+from tonghop.intake.inbox import Intake, is_ignored, owner_file_present, scan_inbox
 from tonghop.ledger import Ledger, Outcome
 from tonghop.periods import Period
 

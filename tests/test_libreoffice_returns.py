@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tonghop.checks import check_workbook
-from tonghop.intake import Intake
+from tonghop.intake.checks import check_workbook
+from tonghop.intake.inbox import Intake
+from tonghop.intake.reader import Unreadable, read_workbook
 from tonghop.office import convert
-from tonghop.reader import Unreadable, read_workbook
 
 from .conftest import needs_soffice
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 from openpyxl import load_workbook
 
-from tonghop.aggregate import Counted, aggregate
 from tonghop.periods import Period
-from tonghop.publish import write_aggregate_workbook
+from tonghop.report.aggregate import Counted, aggregate
+from tonghop.report.publish import write_aggregate_workbook
 
 from .conftest import balanced_values
 

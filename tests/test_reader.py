@@ -19,9 +19,9 @@ from lxml import etree
 from openpyxl import Workbook as OpenpyxlWorkbook
 from openpyxl.workbook.defined_name import DefinedName
 
-from tonghop import _package
+from tonghop.intake import _package
+from tonghop.intake.reader import Cell, Unreadable, precheck, read_workbook, sniff
 from tonghop.office import convert, find_soffice
-from tonghop.reader import Cell, Unreadable, precheck, read_workbook, sniff
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT = "http://purl.oclc.org/ooxml/spreadsheetml/main"

@@ -21,8 +21,9 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 from lxml import etree
 
-from tonghop import office, report
-from tonghop.report import ReportTemplateError, ReportWriteError, render_report, write_pdf
+from tonghop import office
+from tonghop.report import render as report
+from tonghop.report.render import ReportTemplateError, ReportWriteError, render_report, write_pdf
 
 from .report_context import sample_context
 

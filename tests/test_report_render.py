@@ -19,8 +19,8 @@ from docx.oxml.ns import qn
 from docxtpl import RichText
 from lxml import etree
 
-from tonghop import _docxtemplate
-from tonghop.report import ReportTemplateError, render_report
+from tonghop.report import _docxtemplate
+from tonghop.report.render import ReportTemplateError, render_report
 
 from .report_context import sample_context
 

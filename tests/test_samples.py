@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tonghop.blank import write_blank_form
-from tonghop.checks import check_content
 from tonghop.form import load_form
+from tonghop.intake.checks import check_content
+from tonghop.intake.reader import Cell, Workbook, read_workbook
 from tonghop.periods import Period
-from tonghop.reader import Cell, Workbook, read_workbook
 from tonghop.samples import sample_values
 
 from .helpers import CONFIG, FORM, FORM_PATH, workbook

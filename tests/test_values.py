@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tonghop.errors import ValueProblem
-from tonghop.values import coerce, is_blank, nfc_text, parse_number
+from tonghop.intake.values import coerce, is_blank, nfc_text, parse_number
 
 from .helpers import FORM, is_vietnamese
 

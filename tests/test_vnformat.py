@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tonghop.vnformat import (
+from tonghop.report.vnformat import (
     FILTERS,
     VnFormatError,
     chi_bo,

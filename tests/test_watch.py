@@ -24,14 +24,14 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from tonghop._rebuild import PdfMaker, Publisher, Rebuilder
-from tonghop._settle import Settler
 from tonghop.cli import cli
-from tonghop.intake import Intake, IntakeResult
+from tonghop.intake.inbox import Intake, IntakeResult
+from tonghop.intake.reader import zip_complete
 from tonghop.ledger import Outcome, Submission
 from tonghop.locking import FileLock
-from tonghop.reader import zip_complete
-from tonghop.watch import CLOSED, GONE, MOVED, Watcher, _LogFormatter, configure_logging
+from tonghop.watch._rebuild import PdfMaker, Publisher, Rebuilder
+from tonghop.watch._settle import Settler
+from tonghop.watch.watcher import CLOSED, GONE, MOVED, Watcher, _LogFormatter, configure_logging
 from tonghop.workspace import Workspace
 
 from .helpers import is_vietnamese
@@ -229,7 +229,7 @@ def test_watchdog_events_become_the_watcher_kinds():
         FileMovedEvent,
     )
 
-    from tonghop._observe import _Forwarder
+    from tonghop.watch._observe import _Forwarder
 
     class Sink:
         def __init__(self) -> None:
@@ -393,7 +393,7 @@ def test_zip_complete(tmp_path, monkeypatch):
     import io
     import zipfile
 
-    from tonghop import _package
+    from tonghop.intake import _package
 
     assert not zip_complete(Path("/nonexistent/x.xlsx"))
     buffer = io.BytesIO()
@@ -456,7 +456,7 @@ def test_inbox_going_away_and_coming_back(inbox, caplog):
     moved = inbox.with_name("inbox-mat")
     inbox.rename(moved)
     watcher.handle_event(inbox, GONE)
-    with caplog.at_level(logging.INFO, logger="tonghop.watch"):
+    with caplog.at_level(logging.INFO, logger="tonghop.watch.watcher"):
         watcher.tick()
         for _ in range(5):
             clock.advance(1.0)
@@ -500,7 +500,7 @@ def test_an_intake_failure_is_logged_and_the_other_files_go_on(inbox, caplog):
     watcher = make_watcher(inbox, clock, intake, interval=30.0)
     for name in ("a.xlsx", "hong.xlsx", "b.xlsx"):
         (inbox / name).write_bytes(zip_bytes(100))
-    with caplog.at_level(logging.ERROR, logger="tonghop.watch"):
+    with caplog.at_level(logging.ERROR, logger="tonghop.watch.watcher"):
         watcher.tick()
         clock.advance(1.0)
         watcher.tick()
@@ -600,7 +600,7 @@ def test_a_failing_rebuild_is_logged_and_the_watcher_goes_on(caplog):
 
     rebuilder = Rebuilder(broken, clock=clock)
     rebuilder.mark(PERIOD, full=True)
-    with caplog.at_level(logging.WARNING, logger="tonghop.watch"):
+    with caplog.at_level(logging.WARNING, logger="tonghop.watch.watcher"):
         assert rebuilder.run_due() == 0
     assert rebuilder.pending == []
     assert "Không cập nhật được kết quả kỳ 2024-H1" in caplog.text
@@ -793,7 +793,7 @@ def test_log_file_has_one_vietnamese_line_per_file(workspace, config, form, ledg
         good = make_return("LT1", PERIOD)
         (workspace.inbox / "rac.xlsx").write_bytes(b"")
         Intake(workspace, config, form, ledger).process_inbox()
-        logging.getLogger("tonghop.watch").warning("Không thấy thư mục %s.", "inbox")
+        logging.getLogger("tonghop.watch.watcher").warning("Không thấy thư mục %s.", "inbox")
     finally:
         undo()
     lines = (workspace.logs / "tonghop.log").read_text(encoding="utf-8").splitlines()
@@ -810,7 +810,9 @@ def test_log_file_has_one_vietnamese_line_per_file(workspace, config, form, ledg
 
 
 def test_log_formatter_leaves_other_records_alone():
-    record = logging.LogRecord("tonghop.watch", logging.INFO, __file__, 1, "Đã %s", ("xong",), None)
+    record = logging.LogRecord(
+        "tonghop.watch.watcher", logging.INFO, __file__, 1, "Đã %s", ("xong",), None
+    )
     assert _LogFormatter().format(record).endswith("\tĐã xong")
 
 

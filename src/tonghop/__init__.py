@@ -40,24 +40,24 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .errors import ConfigError, LockBusy, TonghopError, UsageError
-    from .layout import Layout
-    from .ledger import Outcome
-    from .periods import Period
-    from .reader import Unreadable
-    from .workspace import Workspace
+    from tonghop.errors import ConfigError, LockBusy, TonghopError, UsageError
+    from tonghop.intake.reader import Unreadable
+    from tonghop.layout import Layout
+    from tonghop.ledger import Outcome
+    from tonghop.periods import Period
+    from tonghop.workspace import Workspace
 
 
 def open(home: Any = None, *, clock: Any = None) -> Workspace:  # like tarfile.open
     """Open the workspace at ``home`` (default: $TONGHOP_HOME, else the current folder)."""
-    from .workspace import open_workspace
+    from tonghop.workspace import open_workspace
 
     return open_workspace(home, clock=clock)
 
 
 def create(folder: Any, *, source: Any = None) -> Layout:
     """Make ``folder`` a new workspace from ``source`` (default: the package's defaults)."""
-    from .layout import create_workspace
+    from tonghop.layout import create_workspace
 
     return create_workspace(folder, source=source)
 

@@ -24,10 +24,10 @@ from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .config import Branch, Config
-from .errors import ConfigError
-from .form import IDENTITY_FIELDS, Field, FieldType, FormSpec
-from .periods import Period
+from tonghop.config import Branch, Config
+from tonghop.errors import ConfigError
+from tonghop.form import IDENTITY_FIELDS, Field, FieldType, FormSpec
+from tonghop.periods import Period
 
 __all__ = [
     "FONT_NAME",

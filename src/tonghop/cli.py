@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from . import __version__
+from tonghop import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .workspace import Workspace
+    from tonghop.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 Clock = Callable[[], dt.datetime]
@@ -37,7 +37,7 @@ class CliContext:
 
     def open(self) -> Workspace:
         if self._workspace is None:
-            from .workspace import open_workspace
+            from tonghop.workspace import open_workspace
 
             self._workspace = open_workspace(self.home, clock=self.clock)
         return self._workspace
@@ -54,7 +54,7 @@ class CliContext:
         return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
     def crash_folder(self) -> Path:
-        from .layout import Layout
+        from tonghop.layout import Layout
 
         layout = Layout.locate(self.home)
         return layout.logs if layout.home.is_dir() else Path.cwd()
@@ -79,7 +79,7 @@ class TonghopGroup(click.Group):
 
 
 def _fail(ctx: click.Context, exc: Exception) -> NoReturn:
-    from .errors import TonghopError
+    from tonghop.errors import TonghopError
 
     if isinstance(exc, TonghopError):
         click.secho(f"Lỗi: {exc.message}", fg="red", err=True)
@@ -143,7 +143,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
     """Tạo một thư mục làm việc mới (cấu hình, mẫu biểu, inbox, outbox, archive)."""
-    from .layout import create_workspace
+    from tonghop.layout import create_workspace
 
     layout = create_workspace(directory)
     click.echo(f"Đã tạo thư mục làm việc {layout.home}.")
@@ -217,7 +217,7 @@ def process(context: CliContext) -> None:
 @pass_context
 def status(context: CliContext, period_text: str, as_json: bool) -> None:
     """Tình hình nộp báo cáo của các chi bộ trong một kỳ."""
-    from .periods import Period
+    from tonghop.periods import Period
 
     state = context.open().status(Period.parse(period_text))
     if as_json:
@@ -254,7 +254,7 @@ def status(context: CliContext, period_text: str, as_json: bool) -> None:
 @pass_context
 def report(context: CliContext, period_text: str, report_date: str | None, no_pdf: bool) -> None:
     """Viết báo cáo Word của Đảng ủy, bảng tổng hợp số liệu và trang tình hình nộp."""
-    from .periods import Period, parse_date
+    from tonghop.periods import Period, parse_date
 
     when = parse_date(report_date) if report_date else None
     done = context.open().publish(Period.parse(period_text), report_date=when, pdf=not no_pdf)
@@ -279,8 +279,8 @@ def report(context: CliContext, period_text: str, report_date: str | None, no_pd
 @pass_context
 def demo(context: CliContext, directory: Path | None, no_pdf: bool) -> None:
     """Chạy thử: báo cáo các năm 2020-2023 và 6 tháng đầu năm 2024 của Đảng bộ mẫu."""
-    from .demo import run_demo
-    from .layout import DEFAULTS, Layout
+    from tonghop.demo import run_demo
+    from tonghop.layout import DEFAULTS, Layout
 
     here = Layout.locate(context.home)
     source = here if here.config_path.exists() else Layout(DEFAULTS)
@@ -323,7 +323,7 @@ def demo(context: CliContext, directory: Path | None, no_pdf: bool) -> None:
 @pass_context
 def watch(context: CliContext, poll: bool, interval: float, settle: float, no_pdf: bool) -> None:
     """Theo dõi inbox/: nhận từng tệp ngay khi chép xong, cập nhật báo cáo (Ctrl-C để dừng)."""
-    from .watch import WatchOptions, run_watch
+    from tonghop.watch.watcher import WatchOptions, run_watch
 
     workspace = context.open()
     options = WatchOptions(poll=poll, interval=interval, settle=settle, pdf=not no_pdf)

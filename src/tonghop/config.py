@@ -12,9 +12,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .periods import Period, PeriodKind
-from .tomlfile import TomlTable, nfc, read_toml
+from tonghop.errors import ConfigError
+from tonghop.periods import Period, PeriodKind
+from tonghop.tomlfile import TomlTable, nfc, read_toml
 
 CONFIG_NAME = "tonghop.toml"
 FORM_NAME = "form.toml"

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .blank import form_file_name, write_blank_form
-from .config import Config
-from .form import FormSpec, load_form
-from .intake import Intake, IntakeResult
-from .layout import Layout
-from .ledger import Ledger
-from .periods import Period
-from .publish import Published, publish
-from .samples import sample_values
+from tonghop.blank import form_file_name, write_blank_form
+from tonghop.config import Config
+from tonghop.form import FormSpec, load_form
+from tonghop.intake.inbox import Intake, IntakeResult
+from tonghop.layout import Layout
+from tonghop.ledger import Ledger
+from tonghop.periods import Period
+from tonghop.report.publish import Published, publish
+from tonghop.samples import sample_values
 
 __all__ = ["DemoResult", "demo_values", "run_demo"]
 

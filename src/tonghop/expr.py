@@ -16,7 +16,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import ExprError
+from tonghop.errors import ExprError
 
 __all__ = ["Expr"]
 

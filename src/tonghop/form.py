@@ -12,11 +12,11 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .errors import ConfigError, ExprError
-from .expr import Expr
-from .periods import PeriodKind
-from .problems import Level
-from .tomlfile import TomlTable, read_toml
+from tonghop.errors import ConfigError, ExprError
+from tonghop.expr import Expr
+from tonghop.periods import PeriodKind
+from tonghop.problems import Level
+from tonghop.tomlfile import TomlTable, read_toml
 
 __all__ = [
     "IDENTITY_FIELDS",

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import CONFIG_NAME, FORM_NAME, Branch, Config, load_config
-from .errors import ConfigError, TonghopError
-from .periods import Period
+from tonghop.config import CONFIG_NAME, FORM_NAME, Branch, Config, load_config
+from tonghop.errors import ConfigError, TonghopError
+from tonghop.periods import Period
 
 __all__ = ["DEFAULTS", "Layout", "create_workspace"]
 

@@ -19,9 +19,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .errors import PeriodError
-from .periods import Period
-from .problems import Problem
+from tonghop.errors import PeriodError
+from tonghop.periods import Period
+from tonghop.problems import Problem
 
 
 class Outcome(StrEnum):

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import LockBusy
+from tonghop.errors import LockBusy
 
 __all__ = ["FileLock"]
 

@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import OfficeError
+from tonghop.errors import OfficeError
 
 __all__ = ["convert", "find_soffice"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 
-from .errors import PeriodError, UsageError
+from tonghop.errors import PeriodError, UsageError
 
 __all__ = ["Period", "PeriodKind", "parse_date", "roman"]
 

@@ -16,11 +16,11 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import TonghopError
-from .expr import Expr
-from .form import IDENTITY_FIELDS, Field, FieldType, FormSpec, Rule, Total
-from .periods import Period
-from .values import coerce
+from tonghop.errors import TonghopError
+from tonghop.expr import Expr
+from tonghop.form import IDENTITY_FIELDS, Field, FieldType, FormSpec, Rule, Total
+from tonghop.intake.values import coerce
+from tonghop.periods import Period
 
 __all__ = ["sample_values"]
 

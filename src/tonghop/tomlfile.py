@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from tonghop.errors import ConfigError
 
 __all__ = ["TomlTable", "header_line", "key_line", "nfc", "read_toml"]
 

@@ -16,20 +16,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .archive import Archive
-from .blank import form_file_name, write_blank_form
-from .checks import CheckResult, check_workbook
-from .config import Branch, Config
-from .errors import ConfigError, UsageError
-from .form import FormSpec, Total, load_form
-from .intake import Intake, IntakeResult, local_now
-from .layout import Layout
-from .ledger import Ledger
-from .locking import FileLock
-from .periods import Period
-from .publish import Published, publish, write_status_page
-from .reader import Unreadable, read_workbook
-from .status import PeriodStatus, period_status
+from tonghop.blank import form_file_name, write_blank_form
+from tonghop.config import Branch, Config
+from tonghop.errors import ConfigError, UsageError
+from tonghop.form import FormSpec, Total, load_form
+from tonghop.intake.archive import Archive
+from tonghop.intake.checks import CheckResult, check_workbook
+from tonghop.intake.inbox import Intake, IntakeResult, local_now
+from tonghop.intake.reader import Unreadable, read_workbook
+from tonghop.layout import Layout
+from tonghop.ledger import Ledger
+from tonghop.locking import FileLock
+from tonghop.periods import Period
+from tonghop.report.publish import Published, publish, write_status_page
+from tonghop.report.status import PeriodStatus, period_status
 
 Clock = Callable[[], dt.datetime]
 

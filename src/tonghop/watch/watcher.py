@@ -29,19 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from ._observe import CHANGED, CLOSED, FOLDER, GONE, MOVED, ObserverManager
-from ._rebuild import Build, PdfMaker, Publisher, Rebuilder
-from ._settle import Settler, Signature, signature_of
-from .errors import LockBusy
-from .intake import IntakeResult, scan_inbox
-from .ledger import Outcome
-from .locking import FileLock
-from .office import find_soffice
-from .workspace import Workspace
+from tonghop.errors import LockBusy
+from tonghop.intake.inbox import IntakeResult, scan_inbox
+from tonghop.ledger import Outcome
+from tonghop.locking import FileLock
+from tonghop.office import find_soffice
+from tonghop.watch._observe import CHANGED, CLOSED, FOLDER, GONE, MOVED, ObserverManager
+from tonghop.watch._rebuild import Build, PdfMaker, Publisher, Rebuilder
+from tonghop.watch._settle import Settler, Signature, signature_of
+from tonghop.workspace import Workspace
 
 __all__ = ["IntakeLike", "WatchOptions", "Watcher", "configure_logging", "run_watch"]
 
-log = logging.getLogger("tonghop.watch")
+log = logging.getLogger("tonghop.watch.watcher")
 
 RESCAN = "rescan"
 WAKE = "wake"
@@ -314,7 +314,9 @@ def configure_logging(logs: Path, *, console: bool = True) -> Callable[[], None]
     handlers.append(file_handler)
     if console:
         stream = logging.StreamHandler(sys.stderr)
-        stream.addFilter(lambda record: record.name != "tonghop.intake" or record.levelno > 20)
+        stream.addFilter(
+            lambda record: record.name != "tonghop.intake.inbox" or record.levelno > 20
+        )
         handlers.append(stream)
     for handler in handlers:
         handler.setFormatter(formatter)

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .aggregate import Aggregate, aggregate, counted_from
-from .config import Config
-from .context import report_context
-from .errors import TonghopError
-from .form import FormSpec
-from .layout import Layout
-from .ledger import Ledger
-from .periods import Period
-from .report import ReportError, render_report, write_pdf
-from .status import PeriodStatus, period_status, render_status_html
+from tonghop.config import Config
+from tonghop.errors import TonghopError
+from tonghop.form import FormSpec
+from tonghop.layout import Layout
+from tonghop.ledger import Ledger
+from tonghop.periods import Period
+from tonghop.report.aggregate import Aggregate, aggregate, counted_from
+from tonghop.report.context import report_context
+from tonghop.report.render import ReportError, render_report, write_pdf
+from tonghop.report.status import PeriodStatus, period_status, render_status_html
 
 REPORT_NAME = "bao-cao-{period}.docx"
 AGGREGATE_NAME = "tong-hop-so-lieu.xlsx"

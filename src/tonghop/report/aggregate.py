@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Branch, Config
-from .form import FormSpec, Total
-from .ledger import Submission
-from .periods import Period
+from tonghop.config import Branch, Config
+from tonghop.form import FormSpec, Total
+from tonghop.ledger import Submission
+from tonghop.periods import Period
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .config import Config
-from .ledger import Ledger, Outcome, Submission
-from .periods import Period
+from tonghop.config import Config
+from tonghop.ledger import Ledger, Outcome, Submission
+from tonghop.periods import Period
 
 
 @dataclass

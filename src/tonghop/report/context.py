@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .aggregate import Aggregate
-from .config import Config
-from .form import FormSpec
-from .status import PeriodStatus
+from tonghop.config import Config
+from tonghop.form import FormSpec
+from tonghop.report.aggregate import Aggregate
+from tonghop.report.status import PeriodStatus
 
 TERM_LABEL = "từ đầu nhiệm kỳ đến nay"
 

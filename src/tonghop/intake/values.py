@@ -15,8 +15,8 @@ from typing import Any
 
 from openpyxl.utils.datetime import from_excel
 
-from .errors import ValueProblem
-from .form import Field, FieldType
+from tonghop.errors import ValueProblem
+from tonghop.form import Field, FieldType
 
 __all__ = ["coerce", "is_blank", "nfc_text", "parse_number"]
 

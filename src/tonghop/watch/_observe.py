@@ -29,7 +29,7 @@ from watchdog.events import (
 
 __all__ = ["CHANGED", "CLOSED", "FOLDER", "GONE", "MOVED", "ObserverManager"]
 
-log = logging.getLogger("tonghop.watch")
+log = logging.getLogger("tonghop.watch.watcher")
 
 CHANGED = "changed"  # created or written: a hint to look at it
 CLOSED = "closed"  # the writer closed it after writing (Linux)

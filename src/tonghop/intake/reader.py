@@ -24,8 +24,8 @@ from openpyxl.utils.cell import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, to_excel
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
-from tonghop import _package
-from tonghop._package import MAX_COL, MAX_ROW, Opened, Unreadable, column_index, local
+from tonghop.intake import _package
+from tonghop.intake._package import MAX_COL, MAX_ROW, Opened, Unreadable, column_index, local
 
 __all__ = ["Cell", "Unreadable", "Workbook", "precheck", "read_workbook", "sniff", "zip_complete"]
 

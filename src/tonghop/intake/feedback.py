@@ -27,9 +27,15 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .blank import FONT_NAME, INPUT_FILL_COLOR, ascii_slug, page_number_footer, use_default_font
-from .problems import Problem
-from .reader import precheck
+from tonghop.blank import (
+    FONT_NAME,
+    INPUT_FILL_COLOR,
+    ascii_slug,
+    page_number_footer,
+    use_default_font,
+)
+from tonghop.intake.reader import precheck
+from tonghop.problems import Problem
 
 __all__ = [
     "COMMENT_AUTHOR",

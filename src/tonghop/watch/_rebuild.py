@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PeriodError
-from .periods import Period
-from .publish import REPORT_NAME
-from .report import write_pdf
-from .workspace import Workspace
+from tonghop.errors import PeriodError
+from tonghop.periods import Period
+from tonghop.report.publish import REPORT_NAME
+from tonghop.report.render import write_pdf
+from tonghop.workspace import Workspace
 
 __all__ = ["Build", "PdfMaker", "Publisher", "Rebuilder"]
 
-log = logging.getLogger("tonghop.watch")
+log = logging.getLogger("tonghop.watch.watcher")
 
 Build = Callable[[str, bool], None]  # (period code, full report?) -> None
 

@@ -29,7 +29,6 @@ from lxml import etree
 from markupsafe import Markup
 
 from tonghop import office
-from tonghop._docxtemplate import NotADocx, compiled_template, fill, write_package
 from tonghop.errors import (
     OfficeError,
     ReportError,
@@ -38,7 +37,8 @@ from tonghop.errors import (
     ReportWriteError,
     VnFormatError,
 )
-from tonghop.vnformat import FILTERS
+from tonghop.report._docxtemplate import NotADocx, compiled_template, fill, write_package
+from tonghop.report.vnformat import FILTERS
 
 __all__ = [
     "ReportError",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .errors import TonghopError
+from tonghop.errors import TonghopError
 
 
 class Unreadable(TonghopError):

@@ -21,16 +21,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import Archive, fsync_dir
-from .checks import CheckResult, check_against_previous, check_content
-from .config import Config
-from .feedback import feedback_file_name, write_feedback, write_unreadable_note
-from .form import FormSpec
-from .layout import Layout
-from .ledger import Ledger, Outcome, Submission
-from .periods import Period
-from .problems import Level, Problem
-from .reader import Unreadable, read_workbook
+from tonghop.config import Config
+from tonghop.form import FormSpec
+from tonghop.intake.archive import Archive, fsync_dir
+from tonghop.intake.checks import CheckResult, check_against_previous, check_content
+from tonghop.intake.feedback import feedback_file_name, write_feedback, write_unreadable_note
+from tonghop.intake.reader import Unreadable, read_workbook
+from tonghop.layout import Layout
+from tonghop.ledger import Ledger, Outcome, Submission
+from tonghop.periods import Period
+from tonghop.problems import Level, Problem
 
 __all__ = [
     "Intake",
@@ -42,7 +42,7 @@ __all__ = [
     "scan_inbox",
 ]
 
-log = logging.getLogger("tonghop.intake")
+log = logging.getLogger("tonghop.intake.inbox")
 
 Clock = Callable[[], dt.datetime]
 MAX_FILE_BYTES = 64 * 1024 * 1024

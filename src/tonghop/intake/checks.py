@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Config, normalize_code
-from .errors import PeriodError, ValueProblem
-from .form import IDENTITY_FIELDS, Field, FormSpec, Rule
-from .periods import Period
-from .problems import Level, Problem
-from .reader import Cell, Workbook
-from .values import coerce
+from tonghop.config import Config, normalize_code
+from tonghop.errors import PeriodError, ValueProblem
+from tonghop.form import IDENTITY_FIELDS, Field, FormSpec, Rule
+from tonghop.intake.reader import Cell, Workbook
+from tonghop.intake.values import coerce
+from tonghop.periods import Period
+from tonghop.problems import Level, Problem
 
 __all__ = ["CheckResult", "check_against_previous", "check_content", "check_workbook"]
 

@@ -13,8 +13,8 @@ import math
 import unicodedata
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
-from .errors import VnFormatError
-from .periods import roman
+from tonghop.errors import VnFormatError
+from tonghop.periods import roman
 
 __all__ = [
     "FILTERS",

@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .intake import is_ignored, owner_file_present
-from .reader import zip_complete
+from tonghop.intake.inbox import is_ignored, owner_file_present
+from tonghop.intake.reader import zip_complete
 
 __all__ = ["Settler", "Signature", "signature_of"]
 
-log = logging.getLogger("tonghop.watch")
+log = logging.getLogger("tonghop.watch.watcher")
 
 ZIP_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 Signature = tuple[int, int]  # (size, mtime_ns)
