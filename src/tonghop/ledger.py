@@ -4,7 +4,9 @@ Outcomes:
 - ``accepted``: counted; the newest accepted return of a branch and period is the one counted,
   older ones become ``superseded`` (with ``superseded_by``);
 - ``duplicate``: the very same bytes were received before (``duplicate_of``);
-- ``rejected``: readable but with errors; ``unreadable``: not a workbook we can read.
+- ``rejected``: readable but with errors; ``unreadable``: not a workbook we can read;
+- ``failed``: an unexpected error while handling the file (a defect of ours, logged): the
+  file is recorded and answered all the same, never left in inbox/ to fail again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"
     REJECTED = "rejected"
     UNREADABLE = "unreadable"
+    FAILED = "failed"
 
     @property
     def label(self) -> str:
@@ -45,9 +48,10 @@ _OUTCOME_LABELS = {
     Outcome.SUPERSEDED: "Đã được thay bằng bản mới hơn",
     Outcome.REJECTED: "Trả lại để sửa",
     Outcome.UNREADABLE: "Không đọc được tệp",
+    Outcome.FAILED: "Lỗi khi xử lý",
 }
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY,
@@ -60,7 +64,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     period TEXT,
     period_end TEXT,
     outcome TEXT NOT NULL CHECK (outcome IN
-        ('accepted', 'duplicate', 'superseded', 'rejected', 'unreadable')),
+        ('accepted', 'duplicate', 'superseded', 'rejected', 'unreadable', 'failed')),
     duplicate_of INTEGER REFERENCES submissions(id),
     superseded_by INTEGER REFERENCES submissions(id),
     errors INTEGER NOT NULL DEFAULT 0,
@@ -166,6 +170,33 @@ class Ledger:
                         "UPDATE submissions SET period_end = ? WHERE period = ?", (end, code)
                     )
 
+        table = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'submissions'"
+        ).fetchone()[0]
+        if f"'{Outcome.FAILED}'" not in table:
+            self._rebuild_for_new_outcomes()
+
+    def _rebuild_for_new_outcomes(self) -> None:
+        """A ledger written before ``failed`` existed: its CHECK constraint refuses the new
+        outcome, and SQLite cannot alter a constraint, so the table is rebuilt (SQLite's
+        documented procedure), every row and id kept, in one transaction."""
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(submissions)")]
+        listed = ", ".join(columns)
+        self._db.execute("PRAGMA foreign_keys=OFF")  # ids referenced by rows stay as they are
+        try:
+            with self.transaction():
+                self._db.execute("ALTER TABLE submissions RENAME TO submissions_before_v3")
+                self._db.execute(_SCHEMA.replace("IF NOT EXISTS ", ""))
+                self._db.execute(
+                    f"INSERT INTO submissions ({listed}) SELECT {listed} FROM submissions_before_v3"
+                )
+                self._db.execute("DROP TABLE submissions_before_v3")
+                problems = self._db.execute("PRAGMA foreign_key_check(submissions)").fetchall()
+                if problems:
+                    raise sqlite3.IntegrityError(f"foreign keys broken by migration: {problems}")
+        finally:
+            self._db.execute("PRAGMA foreign_keys=ON")
+
     def close(self) -> None:
         self._db.close()
 
@@ -184,6 +215,19 @@ class Ledger:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside ``transaction()``: undo only what this block wrote when it raises, so one
+        file's failure never takes the rest of the batch with it."""
+        self._db.execute("SAVEPOINT one_file")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO one_file")
+            self._db.execute("RELEASE one_file")
+            raise
+        self._db.execute("RELEASE one_file")
 
     # --- writing -----------------------------------------------------------------------
     def record(self, sub: Submission) -> Submission:
@@ -246,8 +290,12 @@ class Ledger:
         )
 
     def first_with_sha(self, sha256: str) -> Submission | None:
+        """The first row of these bytes that was judged: a ``failed`` one was not (a defect of
+        ours stopped it), so the same bytes sent again are judged, not called a duplicate."""
         rows = self._rows(
-            "SELECT * FROM submissions WHERE sha256 = ? ORDER BY id LIMIT 1", (sha256,)
+            f"""SELECT * FROM submissions WHERE sha256 = ? AND outcome != '{Outcome.FAILED}'
+                ORDER BY id LIMIT 1""",
+            (sha256,),
         )
         return rows[0] if rows else None
 

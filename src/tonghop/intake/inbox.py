@@ -15,14 +15,27 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tonghop.blank import ascii_slug
 from tonghop.config import Config
 from tonghop.form import FormSpec
+from tonghop.intake._files import (
+    STRANGE_WHAT,
+    Strange,
+    clean_text,
+    for_log,
+    is_ignored,
+    open_regular,
+    owner_file_present,
+    scan_inbox,
+    short_name,
+    strange_note,
+    write_note,
+)
 from tonghop.intake.archive import Archive, fsync_dir
 from tonghop.intake.checks import CheckResult, check_against_previous, check_content
 from tonghop.intake.feedback import feedback_file_name, write_feedback, write_unreadable_note
@@ -33,6 +46,8 @@ from tonghop.periods import Period
 from tonghop.problems import Level, Problem
 
 __all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_FILE_BYTES",
     "Intake",
     "IntakeResult",
     "is_ignored",
@@ -45,54 +60,18 @@ __all__ = [
 log = logging.getLogger("tonghop.intake.inbox")
 
 Clock = Callable[[], dt.datetime]
-MAX_FILE_BYTES = 64 * 1024 * 1024
-_IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
-_TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", "~")
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a return is tens of KB; larger files are never read
+MAX_BATCH_BYTES = 64 * 1024 * 1024  # file bytes held at once, whatever arrives
+
+FAILED_MESSAGE = (
+    "Chương trình gặp lỗi bất thường khi xử lý tệp này (lỗi của chương trình, không phải "
+    "của chi bộ). Tệp đã được lưu lại nguyên vẹn để Văn phòng Đảng ủy kiểm tra. Hãy báo "
+    "Văn phòng Đảng ủy; không cần sửa tệp."
+)
 
 
 def local_now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
-
-
-def is_ignored(path: Path) -> bool:
-    """Office owner files, hidden and temporary files are never taken."""
-    name = path.name
-    lower = name.lower()
-    return (
-        name.startswith(("~$", ".~lock.", ".", "~"))
-        or lower in _IGNORED_NAMES
-        or lower.endswith(_TEMP_SUFFIXES)
-        or bool(re.match(r"^~.*\.tmp$", lower))
-    )
-
-
-def owner_file_present(path: Path) -> bool:
-    """True while Excel (``~$name``) or LibreOffice (``.~lock.name#``) has the file open."""
-    folder = path.parent
-    name = path.name
-    candidates = [folder / f"~${name}", folder / f".~lock.{name}#"]
-    if len(name) > 2:
-        candidates.append(folder / f"~${name[2:]}")  # Excel drops two chars on long names
-    return any(candidate.exists() for candidate in candidates)
-
-
-def scan_inbox(inbox: Path) -> list[Path]:
-    """Files waiting in inbox/ (subfolders included), oldest first."""
-    found: list[tuple[int, str, Path]] = []
-    if not inbox.is_dir():
-        return []
-    for root, dirs, files in os.walk(inbox):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            path = Path(root) / name
-            if is_ignored(path):
-                continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            found.append((stat.st_mtime_ns, str(path), path))
-    return [path for _, _, path in sorted(found)]
 
 
 @dataclass
@@ -121,7 +100,7 @@ class IntakeResult:
     def summary(self) -> str:
         sub = self.submission
         who = " ".join(x for x in (sub.branch_code, sub.period) if x)
-        text = f"{sub.source_name}: {sub.outcome_label}"
+        text = f"{for_log(sub.source_name)}: {sub.outcome_label}"
         if who:
             text += f" ({who})"
         if sub.errors:
@@ -152,6 +131,8 @@ class Intake:
         self.ledger = ledger
         self.archive = archive or Archive(workspace.archive)
         self.clock = clock
+        self.batch_bytes = MAX_BATCH_BYTES
+        self._left_alone: set[tuple[str, str]] = set()  # (source name, kind) logged this run
 
     # --- public ------------------------------------------------------------------------
     def process(
@@ -161,12 +142,24 @@ class Intake:
         batch_size: int = 50,
         crash_hook: Callable[[str], None] | None = None,
     ) -> list[IntakeResult]:
-        """Take ``paths`` (files in inbox/), ``batch_size`` at a time: one durable commit of
-        the bytes and one of the outcomes per batch, no more than one batch's bytes in memory."""
-        paths = list(paths)
+        """Take ``paths`` (entries of inbox/) in batches of at most ``batch_size`` files and
+        ``self.batch_bytes`` bytes: one durable commit of the bytes and one of the outcomes
+        per batch, and no more than one batch's bytes in memory. Entries that are not regular
+        files are left where they are, answered once (see ``_leave_alone``)."""
         results: list[IntakeResult] = []
-        for start in range(0, len(paths), batch_size):
-            results.extend(self._take(paths[start : start + batch_size], crash_hook))
+        batch: list[_Arrival] = []
+        held = 0
+        for path in paths:
+            coming = _size_to_read(path)
+            if batch and (len(batch) >= batch_size or held + coming > self.batch_bytes):
+                results.extend(self._take(batch, crash_hook))
+                batch, held = [], 0
+            item = self._arrive(path)
+            if item is not None:
+                batch.append(item)
+                held += len(item.data) if item.data is not None else 0
+        if batch:
+            results.extend(self._take(batch, crash_hook))
         return results
 
     def process_inbox(
@@ -177,9 +170,8 @@ class Intake:
 
     # --- one batch: archive all, one transaction, then the files leave inbox/ ----------------
     def _take(
-        self, paths: list[Path], crash_hook: Callable[[str], None] | None
+        self, arrived: list[_Arrival], crash_hook: Callable[[str], None] | None
     ) -> list[IntakeResult]:
-        arrived = [a for a in (self._arrive(p) for p in paths) if a is not None]
         # Bytes first, durably (one commit for the batch), before anything is recorded.
         self.archive.put_batch(
             {a.sha256: a.data for a in arrived if a.data is not None and a.sha256 is not None}
@@ -190,7 +182,7 @@ class Intake:
         oversize: list[tuple[Path, str]] = []
         with self.ledger.transaction():
             for item in arrived:
-                result = self._judge(item, oversize)
+                result = self._judge_alone(item, oversize)
                 if result is not None:
                     results.append(result)
             if crash_hook:
@@ -209,27 +201,113 @@ class Intake:
             sub = result.submission
             log.info(
                 "%s\t%s\t%s\t%s\t%.0f ms",
-                sub.source_name,
-                sub.branch_code or "-",
-                sub.period or "-",
+                for_log(sub.source_name),
+                for_log(sub.branch_code or "-"),
+                for_log(sub.period or "-"),
                 sub.outcome_label,
                 sub.elapsed_ms or 0,
             )
         return results
 
     def _arrive(self, path: Path) -> _Arrival | None:
-        """Stat and read one file; None when it vanished or cannot be read now."""
+        """Read one regular file (at most MAX_FILE_BYTES + 1 bytes of it); None when it
+        vanished, cannot be read now, or is not a regular file (then left alone)."""
         started = time.perf_counter()
         try:
-            stat = path.stat()
-            data = None if stat.st_size > MAX_FILE_BYTES else path.read_bytes()
+            opened = open_regular(path, MAX_FILE_BYTES)
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning("Chưa đọc được tệp %s (%s); sẽ thử lại lần sau.", path, exc)
+            log.warning(
+                "Chưa đọc được tệp %s (%s); sẽ thử lại lần sau.", for_log(path), for_log(exc)
+            )
             return None
+        if isinstance(opened, Strange):
+            self._leave_alone(path, opened.kind)
+            return None
+        data = opened.data
         sha256 = hashlib.sha256(data).hexdigest() if data is not None else None
-        return _Arrival(path, self._source_name(path), stat, data, sha256, self.clock(), started)
+        return _Arrival(
+            path, self._source_name(path), opened.stat, data, sha256, self.clock(), started
+        )
+
+    def _leave_alone(self, path: Path, kind: str) -> None:
+        """A link, FIFO, socket or device in inbox/: never opened, kept out of the batch; one
+        log line per run and one note in outbox/khong-doc-duoc/, written once."""
+        if kind == "folder":
+            return  # a real folder named as a file by an event: scanned, not answered
+        source = self._source_name(path)
+        if (source, kind) in self._left_alone:
+            return
+        self._left_alone.add((source, kind))
+        what = STRANGE_WHAT.get(kind, STRANGE_WHAT["other"])
+        log.warning("Bỏ qua %s: %s; không mở, không lưu.", for_log(source), what)
+        tag = hashlib.sha256(f"{source}/{kind}".encode()).hexdigest()[:8]
+        target = self._feedback_dir(None) / (
+            f"{ascii_slug(Path(source).name, limit=60)}-{tag}-khong-mo.txt"
+        )
+        if target.exists():
+            return
+        lines = strange_note(for_log(source), what)
+        try:
+            write_note(target, lines)
+        except OSError as exc:
+            log.warning("Không ghi được %s (%s).", for_log(target), for_log(exc))
+
+    def _judge_alone(self, item: _Arrival, oversize: list[tuple[Path, str]]) -> IntakeResult | None:
+        """Judge one file inside the batch's transaction; whatever goes wrong with it is
+        undone for it alone and it is recorded as ``failed``, the batch goes on."""
+        mark = len(oversize)
+        try:
+            with self.ledger.savepoint():
+                return self._judge(item, oversize)
+        except Exception:
+            del oversize[mark:]
+            log.exception(
+                "Lỗi bất thường khi xử lý %s; tệp được ghi nhận là «%s».",
+                for_log(item.source_name),
+                Outcome.FAILED.label,
+            )
+        return self._record_failed(item, oversize)
+
+    def _record_failed(self, item: _Arrival, oversize: list[tuple[Path, str]]) -> IntakeResult:
+        stat = item.stat
+        if item.sha256 is not None:
+            archived_as = self.archive.name_of(item.sha256)
+        else:  # too large to read: its bytes are kept by moving the file
+            keep_as = self._oversize_name(item.path, item.received, stat)
+            oversize.append((item.path, keep_as))
+            archived_as = f"oversize/{keep_as}"
+        sub = Submission(
+            source_name=item.source_name,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            received_at=item.received,
+            outcome=Outcome.FAILED,
+            sha256=item.sha256,
+            problems=[Problem(Level.ERROR, FAILED_MESSAGE)],
+            archived_as=archived_as,
+        )
+        stamp = item.received.strftime("%Y%m%d-%H%M%S")
+        target = self._feedback_dir(None) / (
+            f"{ascii_slug(item.path.stem, limit=60)}-loi-xu-ly-{stamp}.txt"
+        )
+        lines = [
+            "PHẢN HỒI: LỖI KHI XỬ LÝ TỆP",
+            "",
+            f"Tệp đã nhận: {for_log(item.source_name)}",
+            f"Thời điểm nhận: {item.received:%H:%M ngày %d/%m/%Y}",
+            f"Lý do: {FAILED_MESSAGE}",
+            "",
+        ]
+        try:
+            write_note(target, lines)
+            sub.feedback = self._relative(target)
+        except OSError as exc:
+            log.warning("Không ghi được %s (%s).", for_log(target), for_log(exc))
+        sub.elapsed_ms = (time.perf_counter() - item.started) * 1000
+        self.ledger.record(sub)
+        return IntakeResult(item.path, sub, target if sub.feedback else None)
 
     def _judge(self, item: _Arrival, oversize: list[tuple[Path, str]]) -> IntakeResult | None:
         path, stat = item.path, item.stat
@@ -328,8 +406,7 @@ class Intake:
             f"Tệp quá lớn ({megabytes} MB) nên không đọc được; một báo cáo chỉ vài chục KB. "
             "Hãy gửi đúng tệp biểu mẫu báo cáo (.xlsx) của chi bộ."
         )
-        stamp = received.strftime("%Y%m%d-%H%M%S")
-        keep_as = f"{stamp}-{stat.st_ino}-{path.name}"
+        keep_as = self._oversize_name(path, received, stat)
         sub = Submission(
             source_name=source_name,
             size=stat.st_size,
@@ -340,22 +417,32 @@ class Intake:
             archived_as=f"oversize/{keep_as}",
         )
         target = self._feedback_dir(None) / f"{Path(keep_as).stem}-phan-hoi.txt"
-        write_unreadable_note(path.name, message, target)
+        write_unreadable_note(clean_text(path.name), message, target)
         sub.feedback = self._relative(target)
         sub.elapsed_ms = (time.perf_counter() - started) * 1000
         self.ledger.record(sub)
         oversize.append((path, keep_as))
         return IntakeResult(path, sub, target)
 
+    @staticmethod
+    def _oversize_name(path: Path, received: dt.datetime, stat: os.stat_result) -> str:
+        """The kept file's name in archive/oversize/: the original's, shortened so that this
+        name and the note's derived from it stay far below the file system's 255 bytes."""
+        stamp = received.strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{stat.st_ino}-{short_name(clean_text(path.name), 100)}"
+
     # --- helpers -----------------------------------------------------------------------
     def _source_name(self, path: Path) -> str:
+        """The name recorded: relative to inbox/, as text the ledger can store."""
         inbox = self.workspace.inbox
         if path.is_relative_to(inbox):  # as scan_inbox and the watcher name them
-            return path.relative_to(inbox).as_posix()
+            return clean_text(path.relative_to(inbox).as_posix())
         try:
-            return path.resolve().relative_to(inbox.resolve()).as_posix()
+            # The folder resolved, never the entry itself: a link is named as itself.
+            inside = path.parent.resolve().relative_to(inbox.resolve()) / path.name
+            return clean_text(inside.as_posix())
         except ValueError:
-            return path.name
+            return clean_text(path.name)
 
     def _feedback_dir(self, period: Period | None) -> Path:
         if period is None:
@@ -374,16 +461,19 @@ def read_and_check(
 ) -> CheckResult | str:
     """The check of one file's bytes, or the Vietnamese reason it cannot be read.
 
-    Never raises: a file that trips an unexpected error in the reader is answered as
-    unreadable (and logged), so one strange file never stops the others.
+    Any other error is a defect of ours and is raised: the intake records that file as
+    ``failed`` (see ``Intake._judge_alone``) and goes on with the others.
     """
     try:
         return check_content(read_workbook(data), form, config, today=today)
     except Unreadable as exc:
         return exc.message
-    except Exception:
-        log.exception("Lỗi bất thường khi đọc một tệp; tệp được trả lời là không đọc được.")
-        return (
-            "Không đọc được tệp do nội dung bất thường. Hãy mở tệp bằng Excel, chọn Lưu thành "
-            "Sổ làm việc Excel (.xlsx) rồi gửi lại; nếu vẫn lỗi, báo Văn phòng Đảng ủy."
-        )
+
+
+def _size_to_read(path: Path) -> int:
+    """How many bytes taking ``path`` will hold in memory (0 for what is never read)."""
+    try:
+        size = os.lstat(path).st_size
+    except OSError:
+        return 0
+    return size if size <= MAX_FILE_BYTES else 0
