@@ -189,7 +189,24 @@ def check(context: CliContext, files: tuple[Path, ...]) -> None:
 @pass_context
 def process(context: CliContext) -> None:
     """Tiếp nhận mọi tệp trong inbox/: lưu trữ, kiểm tra, phản hồi, ghi sổ."""
-    results = context.open().take_inbox()
+    from tonghop.ledger import Outcome
+    from tonghop.watch.watcher import LOG_NAME, configure_logging
+
+    workspace = context.open()
+    # What the intake logs (a file left alone, a defect's traceback) goes to logs/, not here.
+    undo_logging = configure_logging(workspace.layout.logs, console=False)
+    try:
+        results = workspace.take_inbox()
+    finally:
+        undo_logging()
+    failed = sum(r.submission.outcome == Outcome.FAILED for r in results)
+    if failed:
+        click.secho(
+            f"{failed} tệp gặp lỗi bất thường khi xử lý (đã lưu tệp và ghi sổ); chi tiết kỹ "
+            f"thuật trong {workspace.layout.logs / LOG_NAME}.",
+            fg="red",
+            err=True,
+        )
     if not results:
         click.echo("Không có tệp nào mới trong inbox/.")
         return

@@ -8,7 +8,9 @@ A file is a candidate from the moment an event or a rescan names it. It is taken
   and has not changed since (how sync clients, browsers and careful senders deliver: written
   under a temporary name, closed, then renamed), or its size and modification time have not
   moved for ``settle`` seconds;
-- for any other file: size and modification time unchanged for ``settle`` seconds.
+- for any other file: size and modification time unchanged for ``settle`` seconds;
+- anything that is not a regular file (a link, a FIFO, a socket, a device): at once, judged
+  with lstat and never opened, so that the intake answers it without reading it.
 
 A workbook whose zip still does not open after ``settle * give_up`` seconds without any change
 is taken anyway so that the intake answers it ("cannot read"); a half-copied file keeps
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tonghop.intake._files import for_log
 from tonghop.intake.inbox import is_ignored, owner_file_present
 from tonghop.intake.reader import zip_complete
 
@@ -36,14 +39,22 @@ Signature = tuple[int, int]  # (size, mtime_ns)
 
 
 def signature_of(path: Path) -> Signature | None:
-    """(size, mtime) of a regular file; None when it is gone or is not a regular file."""
+    """(size, mtime) of the entry itself, never of what a link points to; None when it is
+    gone or is a folder."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except OSError:
         return None
-    if not stat_module.S_ISREG(st.st_mode):
+    if stat_module.S_ISDIR(st.st_mode):
         return None
     return st.st_size, st.st_mtime_ns
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat_module.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -131,9 +142,17 @@ class Settler:
         signature = signature_of(c.path)
         if signature is None:
             return None
+        if not _is_regular(c.path):
+            # A link, FIFO, socket or device: nothing here opens it (a FIFO would block);
+            # the intake answers it at once without reading it.
+            c.signature = signature
+            return True
         if owner_file_present(c.path):
             if not c.owner_open:
-                log.info("%s đang được mở trong Excel hoặc LibreOffice; chờ đóng tệp.", c.path.name)
+                log.info(
+                    "%s đang được mở trong Excel hoặc LibreOffice; chờ đóng tệp.",
+                    for_log(c.path.name),
+                )
             c.owner_open = True
             c.signature, c.stable_since, c.closed_at = signature, now, None
             c.next_check = now + self.settle

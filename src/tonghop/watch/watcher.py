@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from tonghop.errors import LockBusy
+from tonghop.intake._files import for_log
 from tonghop.intake.inbox import IntakeResult, scan_inbox
 from tonghop.ledger import Outcome
 from tonghop.locking import FileLock
@@ -202,7 +203,7 @@ class Watcher:
                 self._next_presence = float("-inf")
         elif self._hidden(path):
             return
-        elif kind == FOLDER:
+        elif kind == FOLDER and not path.is_symlink():  # a link to a folder is never entered
             for found in scan_inbox(path):
                 self._note(found)
         else:
@@ -229,7 +230,7 @@ class Watcher:
                 return [r for path in paths for r in self._process([path])]
             log.exception(
                 "Không xử lý được tệp %s; tệp vẫn nằm trong inbox/, sẽ thử lại sau %d giây.",
-                paths[0].name,
+                for_log(paths[0].name),
                 RETRY_FAILED,
             )
             self._failed[paths[0]] = (signature_of(paths[0]), self.clock() + RETRY_FAILED)
@@ -251,11 +252,11 @@ class Watcher:
                 log.warning(
                     "Không thấy thư mục %s (ổ mạng mất kết nối hoặc thư mục bị xóa); "
                     "sẽ kiểm tra lại sau mỗi %g giây.",
-                    self.inbox,
+                    for_log(self.inbox),
                     self.presence_interval,
                 )
             elif self.inbox_present is not None:
-                log.info("Thư mục %s đã có lại; tiếp tục theo dõi.", self.inbox)
+                log.info("Thư mục %s đã có lại; tiếp tục theo dõi.", for_log(self.inbox))
                 self._next_rescan = float("-inf")
             self.inbox_present = present
         if self.on_inbox:
@@ -292,7 +293,9 @@ class _LogFormatter(logging.Formatter):
     }
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        # Whatever a message carries (a file name with a newline...) stays on its line;
+        # tabs are the intake's column separators.
+        message = "\t".join(for_log(part) for part in record.getMessage().split("\t"))
         stamp = self.formatTime(record, "%Y-%m-%d %H:%M:%S")
         text = f"{stamp}\t{self._PREFIX.get(record.levelno, '')}{message}"
         if record.exc_info:
@@ -401,7 +404,7 @@ def run_watch(
             mode = "dò định kỳ (--poll)" if options.poll else "nhận sự kiện của hệ thống"
             log.info(
                 "Bắt đầu theo dõi %s (tiến trình số %d, %s, quét lại mỗi %g giây).",
-                layout.inbox,
+                for_log(layout.inbox),
                 os.getpid(),
                 mode,
                 options.interval,
