@@ -17,6 +17,10 @@ from tonghop.problems import Level, Problem
 
 __all__ = ["CheckResult", "check_against_previous", "check_content", "check_workbook"]
 
+# A return for a period further than this from the committee's term is a typing slip (1900,
+# 2999): refused, so it never reaches the ledger, the status pages or the reports.
+TERM_MARGIN_YEARS = 5
+
 # Given a branch code and a period, the values of that branch's return for the period just
 # before, when one is on file (with its period code under "period"), else None.
 PreviousLookup = Callable[[str, Period], dict[str, Any] | None]
@@ -273,6 +277,21 @@ def _check_identity(
                 Level.ERROR,
                 f"Biểu mẫu không có kỳ báo cáo {period.kind.label} ({period.code}). "
                 "Hãy dùng biểu mẫu đúng kỳ Văn phòng Đảng ủy gửi.",
+                period_field,
+                cell,
+                period_raw,
+            )
+        )
+        return
+    first, last = config.committee.term_years
+    if not first - TERM_MARGIN_YEARS <= period.year <= last + TERM_MARGIN_YEARS:
+        result.problems.append(
+            _problem(
+                Level.ERROR,
+                f"Kỳ báo cáo {period.code} ({period.label}) quá xa nhiệm kỳ {first}-{last} của "
+                f"Đảng ủy; chỉ nhận các kỳ từ năm {first - TERM_MARGIN_YEARS} đến năm "
+                f"{last + TERM_MARGIN_YEARS}. Hãy sửa năm ở ô kỳ báo cáo (ví dụ {first + 1}-H1) "
+                "hoặc dùng biểu mẫu đúng kỳ Văn phòng Đảng ủy gửi.",
                 period_field,
                 cell,
                 period_raw,
