@@ -357,3 +357,42 @@ def test_a_period_far_from_the_term_is_an_error_naming_the_cell(
     assert problem.is_error and problem.cell and "nhiệm kỳ 2020-2025" in problem.message
     assert far.feedback is not None and far.feedback.exists()
     assert counted_branches(ledger) == ["LT1"]
+
+
+@pytest.mark.parametrize("period", ["1900", "2999-H1"])
+def test_no_command_fails_on_a_far_period_even_one_an_older_version_accepted(
+    workspace, clock, make_return, monkeypatch, period
+):
+    from click.testing import CliRunner
+
+    from tonghop.cli import CliContext, cli
+    from tonghop.intake import checks
+
+    def run(*args: str):
+        return CliRunner().invoke(
+            cli, ["--home", str(workspace.home), *args], obj=CliContext(str(workspace.home), clock)
+        )
+
+    make_return("LT1", "2024-H1")
+    if period == "2999-H1":
+        clock.now = clock.now.replace(year=3000)  # a clock gone wrong lets it end
+    with monkeypatch.context() as patch:  # what a version without the term check recorded
+        patch.setattr(checks, "TERM_MARGIN_YEARS", 10_000)
+        make_return("LT2", period, name="xa-cu.xlsx")
+        assert run("process").exit_code == 0
+    make_return("TL1", period, name="xa-moi.xlsx")
+    assert run("process").exit_code == 0
+    with Ledger(workspace.ledger) as ledger:
+        outcomes = {s.source_name: s.outcome for s in ledger.all()}
+    assert outcomes["xa-moi.xlsx"] == Outcome.REJECTED
+
+    for args in (
+        ("status", "--period", period),
+        ("status", "--period", period, "--json"),
+        ("status", "--period", "2024-H1"),
+        ("report", "--period", period, "--no-pdf", "--date", "3000-07-10"),
+        ("report", "--period", "2024-H1", "--no-pdf", "--date", "2024-07-10"),
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "Traceback" not in result.output and "không mong đợi" not in result.output

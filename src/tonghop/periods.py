@@ -43,6 +43,9 @@ _PATTERN = re.compile(
 )
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2999  # years a period may be typed with
+
+
 @dataclass(frozen=True, order=False)
 class Period:
     """One reporting period. ``index`` is 1 for a year, 1-2 halves, 1-4 quarters, 1-12 months."""
@@ -52,7 +55,10 @@ class Period:
     index: int = 1
 
     def __post_init__(self) -> None:
-        if not 1900 <= self.year <= 2999:
+        # Any year a date can hold with its neighbours: the period before 1900 or after 2999
+        # (a report's "same period last year", "next period") always exists. What may be
+        # typed is narrower, see ``parse``.
+        if not MIN_YEAR - 1 <= self.year <= MAX_YEAR + 1:
             raise PeriodError(f"Năm {self.year} không hợp lệ.")
         limit = 12 // self.kind.months
         if not 1 <= self.index <= limit:
@@ -73,6 +79,8 @@ class Period:
                 "2024-12 (tháng)."
             )
         year = int(match["year"])
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise PeriodError(f"Năm {year} không hợp lệ.")
         if match["h"]:
             return cls(year, PeriodKind.HALF, int(match["hn"]))
         if match["q"]:
