@@ -27,7 +27,7 @@ from openpyxl import load_workbook
 from tonghop.cli import cli
 from tonghop.intake.inbox import Intake, IntakeResult
 from tonghop.intake.reader import zip_complete
-from tonghop.ledger import Outcome, Submission
+from tonghop.ledger import Ledger, Outcome, Submission
 from tonghop.locking import FileLock
 from tonghop.watch._rebuild import PdfMaker, Publisher, Rebuilder
 from tonghop.watch._settle import Settler
@@ -867,3 +867,65 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path):
     assert done.returncode == 0, done.stderr
     assert about_unit == [], done.stderr
     print(f"systemd-analyze verify: exit {done.returncode}, no complaint about the unit")
+
+
+# --- what is not a regular file ------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file-system objects")
+def test_links_and_fifos_are_never_opened_answered_once_and_others_taken(
+    workspace, config, form, make_return, clock, tmp_path
+):
+    outside = tmp_path / "ngoai"
+    make_return("LT2", PERIOD, folder=outside)
+    good = make_return("LT1", PERIOD)
+    fifo = workspace.inbox / "y.xlsx"
+    os.mkfifo(fifo)
+    (workspace.inbox / "x.xlsx").symlink_to("/etc/passwd")
+    (workspace.inbox / "LT2").symlink_to(outside, target_is_directory=True)
+    looked_at: list[Path] = []
+    recorded: list[str] = []
+
+    def run() -> None:  # SQLite connections belong to the thread that opens them
+        with Ledger(workspace.ledger) as ledger:
+            ticker = Ticker()
+            watcher = real_watcher(workspace, config, form, ledger, ticker, clock)
+            real_readable = watcher.settler.readable
+
+            def readable(path: Path) -> bool:
+                looked_at.append(path)
+                return real_readable(path)
+
+            watcher.settler.readable = readable
+            watcher.handle_event(workspace.inbox / "LT2", "folder")
+            for _ in range(3):
+                watcher.tick()
+                ticker.advance(31.0)  # past a rescan each time
+            recorded.extend(s.source_name for s in ledger.all())
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("the watcher blocked on a FIFO")
+    assert set(looked_at) == {good}  # the settle logic opened the good return alone
+    assert recorded == [good.name]
+    assert fifo.exists() and (workspace.inbox / "x.xlsx").is_symlink()
+    notes = sorted((workspace.outbox / "khong-doc-duoc").glob("*khong-mo.txt"))
+    assert len(notes) == 3
+
+
+def test_log_lines_escape_newlines_and_control_characters_in_names():
+    record = logging.LogRecord(
+        "tonghop.watch.watcher",
+        logging.INFO,
+        __file__,
+        1,
+        "%s đang được mở",
+        ("a.xlsx\n2024-07-05 09:00:00\tLỖI: giả\x1b[2J",),
+        None,
+    )
+    line = _LogFormatter().format(record)
+    assert "\n" not in line and "\x1b" not in line
+    assert line.endswith("\tLỖI: giả\\x1b[2J đang được mở")
