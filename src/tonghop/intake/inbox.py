@@ -158,6 +158,7 @@ class Intake:
             if item is not None:
                 batch.append(item)
                 held += len(item.data) if item.data is not None else 0
+            del item  # the batch alone holds the bytes, so a flushed batch frees them
         if batch:
             results.extend(self._take(batch, crash_hook))
         return results
