@@ -442,3 +442,26 @@ def test_no_command_fails_on_a_far_period_even_one_an_older_version_accepted(
         result = run(*args)
         assert result.exit_code == 0, (args, result.output)
         assert "Traceback" not in result.output and "không mong đợi" not in result.output
+
+
+@posix_only
+def test_a_file_that_cannot_be_read_now_is_logged_once_a_run_and_holds_back_nothing(
+    workspace, config, form, ledger, clock, make_return, caplog, monkeypatch
+):
+    make_return("LT1", "2024-H1")
+    locked = workspace.inbox / "khoa.xlsx"
+    locked.write_bytes(b"PK\x03\x04")
+    real_open = _files.os.open
+
+    def denied(path, *args, **kwargs):
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_files.os, "open", denied)
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    intake = make_intake(workspace, config, form, ledger, clock)
+    assert [r.submission.branch_code for r in intake.process_inbox()] == ["LT1"]
+    assert intake.process_inbox() == []
+    assert len([r for r in caplog.records if "khoa.xlsx" in r.getMessage()]) == 1
+    assert locked.exists() and ledger.count() == 1

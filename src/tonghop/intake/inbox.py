@@ -133,6 +133,7 @@ class Intake:
         self.clock = clock
         self.batch_bytes = MAX_BATCH_BYTES
         self._left_alone: set[tuple[str, str]] = set()  # (source name, kind) logged this run
+        self._not_yet: set[tuple[str, int | None]] = set()  # (path, errno) logged this run
 
     # --- public ------------------------------------------------------------------------
     def process(
@@ -219,9 +220,11 @@ class Intake:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            log.warning(
-                "Chưa đọc được tệp %s (%s); sẽ thử lại lần sau.", for_log(path), for_log(exc)
-            )
+            if (str(path), exc.errno) not in self._not_yet:  # once a run, not every rescan
+                self._not_yet.add((str(path), exc.errno))
+                log.warning(
+                    "Chưa đọc được tệp %s (%s); sẽ thử lại lần sau.", for_log(path), for_log(exc)
+                )
             return None
         if isinstance(opened, Strange):
             self._leave_alone(path, opened.kind)
