@@ -9,7 +9,9 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "DiskFull",
     "ExprError",
+    "LedgerDamaged",
     "LockBusy",
     "OfficeError",
     "PeriodError",
@@ -17,6 +19,8 @@ __all__ = [
     "ReportPdfError",
     "ReportTemplateError",
     "ReportWriteError",
+    "StorageError",
+    "StorageReadOnly",
     "TonghopError",
     "UsageError",
     "ValueProblem",
@@ -57,6 +61,27 @@ class LockBusy(TonghopError):
     """Another tonghop process holds the workspace's lock for the same work."""
 
     exit_code = 2
+
+
+class LedgerDamaged(TonghopError):
+    """The ledger is empty, truncated, unreadable, or does not know what the archive holds:
+    nothing is taken until ``tonghop verify --rebuild`` has rebuilt it."""
+
+    exit_code = 2
+
+
+class StorageError(TonghopError):
+    """The workspace's disk refused a write (read-only, full, no permission); nothing is lost."""
+
+    exit_code = 2
+
+
+class StorageReadOnly(StorageError):
+    """The disk or folder is read-only, or the user may not write there."""
+
+
+class DiskFull(StorageError):
+    """No space left on the disk."""
 
 
 class ExprError(ConfigError):

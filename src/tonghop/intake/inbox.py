@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tonghop.config import Config
 from tonghop.form import FormSpec
-from tonghop.intake.archive import Archive, fsync_dir
+from tonghop.intake.archive import Archive, Arrival, fsync_dir
 from tonghop.intake.checks import CheckResult, check_against_previous, check_content
 from tonghop.intake.feedback import feedback_file_name, write_feedback, write_unreadable_note
 from tonghop.intake.reader import Unreadable, read_workbook
@@ -182,7 +182,12 @@ class Intake:
         arrived = [a for a in (self._arrive(p) for p in paths) if a is not None]
         # Bytes first, durably (one commit for the batch), before anything is recorded.
         self.archive.put_batch(
-            {a.sha256: a.data for a in arrived if a.data is not None and a.sha256 is not None}
+            {a.sha256: a.data for a in arrived if a.data is not None and a.sha256 is not None},
+            [
+                Arrival(a.sha256, a.source_name, a.stat.st_size, a.stat.st_mtime_ns, a.received)
+                for a in arrived
+                if a.sha256 is not None
+            ],
         )
         if crash_hook:
             crash_hook("after-archive")

@@ -1,0 +1,324 @@
+"""The ledger against the archive: refuse a damaged ledger, verify the two, rebuild the ledger.
+
+The ledger (archive/ledger.sqlite3) says what became of each file; the archive
+(archive/objects.sqlite3) keeps each file's bytes and its arrival (name, size, time, when
+received). A ledger that is empty, truncated, unreadable or ignorant of objects the archive
+holds must never be replaced silently by an empty one: intake stops (:class:`LedgerDamaged`,
+exit 2) until ``tonghop verify --rebuild`` has rebuilt it from the archive, judging every
+arrival again, in the order received, with the same intake that judged it the first time.
+
+The rebuild writes no feedback into outbox/ and touches nothing in inbox/: the branches had
+their answers the first time. Each arrival's bytes are copied into a scratch workspace
+(archive/.dung-lai/) under its recorded name and time, taken there by a plain
+:class:`~tonghop.intake.inbox.Intake` with a clock that says when it was received, so its row
+(outcome, problems, values, feedback name) comes out as it did; the scratch folder, the
+feedback written into it included, is removed afterwards (and at the start of the next
+rebuild, after a crash).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from tonghop.config import Config
+from tonghop.errors import DiskFull, StorageError, StorageReadOnly
+from tonghop.form import FormSpec
+from tonghop.intake.archive import Archive, Arrival, fsync_dir
+from tonghop.intake.inbox import Intake
+from tonghop.layout import Layout
+from tonghop.ledger import Ledger
+
+__all__ = [
+    "RebuildResult",
+    "VerifyResult",
+    "backfill_arrivals",
+    "probe_ledger",
+    "rebuild_ledger",
+    "storage_error",
+    "unknown_objects",
+    "verify",
+]
+
+SCRATCH_NAME = ".dung-lai"
+BUILDING_NAME = "ledger-dang-dung-lai.sqlite3"
+_SQLITE_SIDES = ("", "-wal", "-shm", "-journal")
+
+
+def probe_ledger(path: Path, archive: Archive) -> str | None:
+    """Why the ledger at ``path`` cannot be trusted (a Vietnamese phrase), or None.
+
+    A missing ledger beside an empty archive is a new workspace, not damage.
+    """
+    if not path.exists():
+        if archive.is_empty():
+            return None
+        return "không còn tệp sổ, trong khi kho lưu trữ vẫn giữ các tệp đã nhận"
+    if path.stat().st_size == 0:
+        return "tệp rỗng (0 byte)"
+    try:
+        db = sqlite3.connect(path, timeout=30)
+        try:
+            found = [row[0] for row in db.execute("PRAGMA quick_check")]
+            tables = {
+                row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        raise  # read-only, full, locked: the disk's fault, reported by storage_error
+    except sqlite3.DatabaseError as exc:
+        return f"không đọc được cơ sở dữ liệu ({exc})"
+    if found != ["ok"]:
+        return f"cơ sở dữ liệu bị lỗi ({'; '.join(str(x) for x in found[:3])})"
+    if "submissions" not in tables and not archive.is_empty():
+        return "không có bảng các tệp đã nhận (submissions)"
+    return None
+
+
+def _pending(arrivals: Iterable[Arrival], inbox: Path) -> bool:
+    """An arrival whose file is still in inbox/ as it was: a batch whose bytes were committed
+    but whose outcomes were not (a crash between the two); the next intake records it."""
+    for arrival in arrivals:
+        try:
+            stat = (inbox / arrival.source_name).stat()
+        except (OSError, ValueError):
+            continue
+        if stat.st_size == arrival.size and stat.st_mtime_ns == arrival.mtime_ns:
+            return True
+    return False
+
+
+def unknown_objects(ledger: Ledger, archive: Archive, inbox: Path) -> list[str]:
+    """Objects in the archive that no ledger row knows, except those still waiting in inbox/."""
+    known = ledger.known_shas()
+    unknown = [sha for sha in archive.shas() if sha not in known]
+    if not unknown:
+        return []
+    by_sha: dict[str, list[Arrival]] = {}
+    for arrival in archive.arrivals():
+        by_sha.setdefault(arrival.sha256, []).append(arrival)
+    return [sha for sha in unknown if not _pending(by_sha.get(sha, []), inbox)]
+
+
+def backfill_arrivals(ledger: Ledger, archive: Archive) -> int:
+    """Give the archive the arrivals of rows recorded before it kept them (an archive written
+    by an older tonghop), so that it can rebuild them too. Returns how many were missing."""
+    rows = [sub for sub in ledger.all() if sub.sha256 is not None]
+    if len(rows) <= archive.arrival_count():
+        return 0
+    before = archive.arrival_count()
+    archive.put_batch(
+        {},
+        [
+            Arrival(sub.sha256, sub.source_name, sub.size, sub.mtime_ns, sub.received_at)
+            for sub in rows
+            if sub.sha256 is not None
+        ],
+    )
+    return archive.arrival_count() - before
+
+
+@dataclass
+class VerifyResult:
+    """What ``tonghop verify`` found: Vietnamese lines, one per thing wrong."""
+
+    ledger: Path
+    rows: int = 0
+    objects: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(layout: Layout, archive: Archive) -> VerifyResult:
+    """Check the ledger and the archive against each other: every row's object is there and
+    hashes to its name (its bytes read again), every object is known to a row."""
+    result = VerifyResult(layout.ledger)
+    reason = probe_ledger(layout.ledger, archive)
+    if reason is not None:
+        result.problems.append(f"Sổ ghi nhận {layout.ledger} bị hỏng: {reason}.")
+        return result
+    if not layout.ledger.exists():
+        return result  # a new workspace: nothing received, nothing kept
+    checked: dict[str, str | None] = {}
+    with Ledger(layout.ledger) as ledger:
+        rows = ledger.all()
+        result.rows = len(rows)
+        for sub in rows:
+            where = (
+                f"Dòng số {sub.id} ({sub.source_name}, nhận lúc {sub.received_at:%d/%m/%Y %H:%M})"
+            )
+            if sub.sha256 is None:
+                kept = sub.archived_as or ""
+                if kept.startswith("oversize/") and not (layout.archive / kept).is_file():
+                    result.problems.append(f"{where}: thiếu tệp lưu trữ {kept}.")
+                continue
+            if sub.sha256 not in checked:
+                checked[sub.sha256] = _object_problem(archive, sub.sha256)
+            problem = checked[sub.sha256]
+            if problem is not None:
+                result.problems.append(f"{where}: {problem}")
+        for sha in unknown_objects(ledger, archive, layout.inbox):
+            result.problems.append(
+                f"Tệp lưu trữ {Archive.name_of(sha)} không có dòng nào trong sổ ghi nhận."
+            )
+    result.objects = sum(1 for _ in archive.shas())
+    return result
+
+
+def _object_problem(archive: Archive, sha256: str) -> str | None:
+    name = Archive.name_of(sha256)
+    if not archive.has(sha256):
+        return f"thiếu tệp lưu trữ {name}."
+    if hashlib.sha256(archive.read(sha256)).hexdigest() != sha256:
+        return f"tệp lưu trữ {name} đã bị thay đổi (mã SHA-256 không khớp)."
+    return None
+
+
+@dataclass
+class RebuildResult:
+    """What ``tonghop verify --rebuild`` did."""
+
+    ledger: Path
+    kept_aside: list[Path]
+    rows: int
+    counted: int
+    periods: list[str]
+    skipped: list[str] = field(default_factory=list)
+
+
+def rebuild_ledger(
+    layout: Layout,
+    config: Config,
+    form: FormSpec,
+    archive: Archive,
+    now: dt.datetime,
+) -> RebuildResult:
+    """Keep the current ledger aside (never deleted), then build a new one by judging every
+    archived arrival again, in the order received. Call with the intake lock held."""
+    scratch = layout.archive / SCRATCH_NAME
+    building = layout.archive / BUILDING_NAME
+    shutil.rmtree(scratch, ignore_errors=True)  # left by a rebuild that crashed
+    _remove_database(building)
+    kept_aside = _keep_aside(layout.ledger, now)
+    skipped: list[str] = []
+    try:
+        with Ledger(building) as ledger:
+            scratch_layout = Layout(scratch)
+            for arrival in archive.arrivals():
+                if not archive.has(arrival.sha256):
+                    skipped.append(
+                        f"{arrival.source_name} (nhận lúc {arrival.received_at:%d/%m/%Y %H:%M}): "
+                        f"thiếu tệp lưu trữ {Archive.name_of(arrival.sha256)}, không ghi lại được."
+                    )
+                    continue
+                _rejudge(arrival, archive, ledger, scratch_layout, config, form)
+            rows, counted = ledger.count(), len(ledger.counted())
+            periods = sorted(ledger.periods())
+        os.replace(building, layout.ledger)
+        fsync_dir(layout.archive)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return RebuildResult(layout.ledger, kept_aside, rows, counted, periods, skipped)
+
+
+def _rejudge(
+    arrival: Arrival,
+    archive: Archive,
+    ledger: Ledger,
+    scratch: Layout,
+    config: Config,
+    form: FormSpec,
+) -> None:
+    """Take ``arrival`` again through the intake, in the scratch workspace."""
+    name = PurePosixPath(arrival.source_name)
+    if name.is_absolute() or ".." in name.parts:
+        name = PurePosixPath(name.name)
+    path = scratch.inbox / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(archive.read(arrival.sha256))
+    os.utime(path, ns=(arrival.mtime_ns, arrival.mtime_ns))
+    intake = Intake(
+        scratch, config, form, ledger, clock=lambda: arrival.received_at, archive=archive
+    )
+    intake.process([path])
+
+
+def _keep_aside(ledger: Path, now: dt.datetime) -> list[Path]:
+    """Move the ledger (and its -wal/-shm files) to archive/ledger-hong-YYYYmmdd-HHMMSS.sqlite3."""
+    if not any(Path(f"{ledger}{side}").exists() for side in _SQLITE_SIDES):
+        return []
+    stem = f"ledger-hong-{now:%Y%m%d-%H%M%S}"
+    target = ledger.with_name(f"{stem}.sqlite3")
+    number = 1
+    while any(Path(f"{target}{side}").exists() for side in _SQLITE_SIDES):
+        number += 1
+        target = ledger.with_name(f"{stem}-{number}.sqlite3")
+    moved = []
+    for side in _SQLITE_SIDES:
+        source = Path(f"{ledger}{side}")
+        if source.exists():
+            os.replace(source, f"{target}{side}")
+            moved.append(Path(f"{target}{side}"))
+    fsync_dir(ledger.parent)
+    return moved
+
+
+def _remove_database(path: Path) -> None:
+    for side in _SQLITE_SIDES:
+        Path(f"{path}{side}").unlink(missing_ok=True)
+
+
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def storage_error(exc: BaseException, where: Path) -> StorageError | None:
+    """The clear message for a write the disk refused (read-only, full, no permission), or
+    None when ``exc`` is something else. ``where`` is the folder written to when the error
+    does not say."""
+    kind: type[StorageError] | None = None
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            kind = StorageReadOnly
+        elif "disk is full" in text or ("disk i/o error" in text and _disk_full(where)):
+            kind = DiskFull
+    elif isinstance(exc, OSError):
+        if exc.filename:
+            where = Path(os.fsdecode(exc.filename))
+        if exc.errno in _FULL:
+            kind = DiskFull
+        elif exc.errno in _READ_ONLY:
+            kind = StorageReadOnly
+    if kind is DiskFull:
+        return DiskFull(
+            f"Ổ đĩa chứa {where} đã đầy nên không ghi tiếp được. Không mất tệp nào: tệp chưa "
+            "ghi sổ vẫn nằm trong inbox/ và sẽ được nhận ở lần chạy sau. Hãy giải phóng chỗ "
+            "trống trên ổ đĩa rồi chạy lại lệnh."
+        )
+    if kind is StorageReadOnly:
+        return StorageReadOnly(
+            f"Không ghi được vào {where}: ổ đĩa hoặc thư mục chỉ cho đọc, hoặc người dùng này "
+            "không có quyền ghi. Không mất tệp nào: tệp chưa ghi sổ vẫn nằm trong inbox/. Hãy "
+            "cho phép ghi vào thư mục làm việc (hoặc chép nó sang ổ khác) rồi chạy lại lệnh."
+        )
+    return None
+
+
+def _disk_full(where: Path) -> bool:
+    try:
+        usage = shutil.disk_usage(where if where.exists() else where.parent)
+    except OSError:
+        return False
+    return usage.free < 1024 * 1024
