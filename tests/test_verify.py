@@ -319,3 +319,22 @@ def test_verify_and_rebuild_say_it_in_vietnamese(run) -> None:
     assert "Đối chiếu sổ ghi nhận với kho lưu trữ" in help_text and "--rebuild" in help_text
     fresh = run("verify")
     assert fresh.exit_code == 0 and "Sổ và kho lưu trữ khớp nhau." in fresh.output
+
+
+def test_temporary_files_a_failed_write_left_are_removed_on_the_next_run(
+    workspace: Layout, make_return: MakeReturn, clock: FakeClock
+) -> None:
+    import os
+
+    folder = workspace.outbox / "2024-H1"
+    folder.mkdir(parents=True)
+    dead = folder / ".tong-hop-so-lieu.4194399.tmp.xlsx"  # above Linux's highest pid
+    dead.write_bytes(b"half")
+    ours = folder / f".tinh-hinh-nop-bao-cao.html.{os.getpid()}.tmp"  # still being written
+    ours.write_bytes(b"half")
+    kept = folder / "bao-cao-2024-H1.docx"
+    kept.write_bytes(b"not temporary")
+    make_return("LT1", "2024-H1")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        assert len(ws.take_inbox()) == 1
+    assert not dead.exists() and ours.exists() and kept.exists()

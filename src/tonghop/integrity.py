@@ -22,6 +22,7 @@ import datetime as dt
 import errno
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterable
@@ -43,6 +44,7 @@ __all__ = [
     "probe_ledger",
     "rebuild_ledger",
     "storage_error",
+    "sweep_temporary",
     "unknown_objects",
     "verify",
 ]
@@ -105,25 +107,57 @@ def unknown_objects(ledger: Ledger, archive: Archive, inbox: Path) -> list[str]:
     by_sha: dict[str, list[Arrival]] = {}
     for arrival in archive.arrivals():
         by_sha.setdefault(arrival.sha256, []).append(arrival)
-    return [sha for sha in unknown if not _pending(by_sha.get(sha, []), inbox)]
+    waiting = [sha for sha in unknown if not _pending(by_sha.get(sha, []), inbox)]
+    if not waiting:
+        return []
+    # Read again: an intake may have committed them (and removed their files) meanwhile.
+    known = ledger.known_shas()
+    return [sha for sha in waiting if sha not in known]
 
 
 def backfill_arrivals(ledger: Ledger, archive: Archive) -> int:
     """Give the archive the arrivals of rows recorded before it kept them (an archive written
     by an older tonghop), so that it can rebuild them too. Returns how many were missing."""
-    rows = [sub for sub in ledger.all() if sub.sha256 is not None]
-    if len(rows) <= archive.arrival_count():
-        return 0
     before = archive.arrival_count()
-    archive.put_batch(
-        {},
-        [
-            Arrival(sub.sha256, sub.source_name, sub.size, sub.mtime_ns, sub.received_at)
-            for sub in rows
-            if sub.sha256 is not None
-        ],
-    )
+    if ledger.drops_with_bytes() <= before:
+        return 0
+    archive.put_batch({}, [Arrival(*drop) for drop in ledger.drops()])
     return archive.arrival_count() - before
+
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp(\.[A-Za-z]+)?$")
+
+
+def sweep_temporary(folder: Path) -> list[Path]:
+    """Remove the temporary files (``.NAME.PID.tmp...``) a write left behind in ``folder``
+    when it failed (a full disk) or was killed, unless their process is still running."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for root, _, files in os.walk(folder):
+        for name in files:
+            match = _TEMPORARY.match(name)
+            if match is None or _alive(int(match.group(1))):
+                continue
+            path = Path(root) / name
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True
+    return True
 
 
 @dataclass

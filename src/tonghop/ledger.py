@@ -304,6 +304,24 @@ class Ledger:
             return None
         return {**rows[0].values, "period": rows[0].period}
 
+    def drops_with_bytes(self) -> int:
+        """How many rows have the file's bytes (a SHA-256)."""
+        count: int = self._db.execute(
+            "SELECT COUNT(*) FROM submissions WHERE sha256 IS NOT NULL"
+        ).fetchone()[0]
+        return count
+
+    def drops(self) -> list[tuple[str, str, int, int, dt.datetime]]:
+        """(sha256, source_name, size, mtime_ns, received_at) of each row with bytes, in order."""
+        rows = self._db.execute(
+            """SELECT sha256, source_name, size, mtime_ns, received_at FROM submissions
+               WHERE sha256 IS NOT NULL ORDER BY id"""
+        )
+        return [
+            (sha, name, size, mtime_ns, dt.datetime.fromisoformat(received))
+            for sha, name, size, mtime_ns, received in rows
+        ]
+
     def known_shas(self) -> set[str]:
         """The SHA-256 of every file the ledger has a row for."""
         rows = self._db.execute("SELECT DISTINCT sha256 FROM submissions WHERE sha256 IS NOT NULL")

@@ -126,8 +126,14 @@ class Workspace:
     def check_ledger(self) -> None:
         """Refuse to take anything while the ledger is damaged (empty, truncated, unreadable)
         or does not know objects the archive holds; raises LedgerDamaged (exit 2). Gives the
-        archive the arrivals of rows an older tonghop recorded without them."""
-        from tonghop.integrity import backfill_arrivals, probe_ledger, unknown_objects
+        archive the arrivals of rows an older tonghop recorded without them, and removes the
+        temporary files a failed write (a full disk) left in outbox/."""
+        from tonghop.integrity import (
+            backfill_arrivals,
+            probe_ledger,
+            sweep_temporary,
+            unknown_objects,
+        )
 
         path = self.layout.ledger
         reason = probe_ledger(path, self.archive)
@@ -141,6 +147,7 @@ class Workspace:
                 f"(ví dụ {self.archive.name_of(unknown[0])})",
             )
         backfill_arrivals(self.ledger, self.archive)
+        sweep_temporary(self.layout.outbox)
 
     def intake(self) -> Intake:
         """The intake, after :meth:`check_ledger` (every intake, ``process`` or ``watch``,
