@@ -330,7 +330,7 @@ def test_temporary_files_a_failed_write_left_are_removed_on_the_next_run(
     folder.mkdir(parents=True)
     dead = folder / ".tong-hop-so-lieu.4194399.tmp.xlsx"  # above Linux's highest pid
     dead.write_bytes(b"half")
-    ours = folder / f".tinh-hinh-nop-bao-cao.html.{os.getpid()}.tmp"  # still being written
+    ours = folder / f".ghi-chu.txt.{os.getpid()}.tmp"  # its process still runs
     ours.write_bytes(b"half")
     kept = folder / "bao-cao-2024-H1.docx"
     kept.write_bytes(b"not temporary")
