@@ -338,3 +338,35 @@ def test_temporary_files_a_failed_write_left_are_removed_on_the_next_run(
     with tonghop.open(workspace.home, clock=clock) as ws:
         assert len(ws.take_inbox()) == 1
     assert not dead.exists() and ours.exists() and kept.exists()
+
+
+def test_other_commands_on_a_damaged_ledger_say_so_too(
+    workspace: Layout, make_return: MakeReturn, run
+) -> None:
+    for code in ("LT1", "LT2", "TL1", "TL2", "TP1", "TP2"):
+        make_return(code, "2024-H1")
+    assert run("process").exit_code == 0
+    data = workspace.ledger.read_bytes()
+    for damaged in (b"", b"khong phai co so du lieu" * 200, data[: len(data) // 2]):
+        workspace.ledger.write_bytes(damaged)
+        for command in (("status", "--period", "2024-H1"), ("report", "--period", "2024-H1")):
+            result = run(*command, "--no-pdf") if command[0] == "report" else run(*command)
+            assert result.exit_code == 2, (damaged[:8], command, result.output)
+            assert "tonghop verify --rebuild" in result.output
+            assert "Lỗi không mong đợi" not in result.output
+
+
+def test_watch_does_not_start_on_a_damaged_ledger(
+    workspace: Layout, make_return: MakeReturn, clock: FakeClock
+) -> None:
+    from tonghop.watch.watcher import WatchOptions, run_watch
+
+    make_return("LT1", "2024-H1")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        ws.take_inbox()
+    workspace.ledger.write_bytes(b"")
+    waiting = make_return("LT2", "2024-H1")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        with pytest.raises(LedgerDamaged):
+            run_watch(ws, WatchOptions(pdf=False))
+    assert waiting.exists() and workspace.ledger.stat().st_size == 0

@@ -97,15 +97,17 @@ def _fail(ctx: click.Context, exc: Exception) -> NoReturn:
 
 
 def _storage_error(context: CliContext, exc: Exception) -> Exception:
-    """A write the disk refused (read-only, full) as its own message; else ``exc``."""
+    """A write the disk refused (read-only, full), or a ledger found damaged mid-command, as
+    its own message; else ``exc``."""
     import sqlite3
 
-    if not isinstance(exc, sqlite3.OperationalError | OSError):
+    if not isinstance(exc, sqlite3.DatabaseError | OSError):
         return exc
-    from tonghop.integrity import storage_error
+    from tonghop.integrity import damage_error, storage_error
     from tonghop.layout import Layout
 
-    return storage_error(exc, Layout.locate(context.home).archive) or exc
+    layout = Layout.locate(context.home)
+    return storage_error(exc, layout.archive) or damage_error(exc, layout) or exc
 
 
 def _log_crash(context: CliContext) -> Path | str:

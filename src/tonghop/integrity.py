@@ -30,17 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tonghop.config import Config
-from tonghop.errors import DiskFull, StorageError, StorageReadOnly
+from tonghop.errors import DiskFull, LedgerDamaged, StorageError, StorageReadOnly
 from tonghop.form import FormSpec
 from tonghop.intake.archive import Archive, Arrival, fsync_dir
 from tonghop.intake.inbox import Intake
 from tonghop.layout import Layout
-from tonghop.ledger import Ledger
+from tonghop.ledger import Ledger, ledger_damaged
 
 __all__ = [
     "RebuildResult",
     "VerifyResult",
     "backfill_arrivals",
+    "damage_error",
     "probe_ledger",
     "rebuild_ledger",
     "storage_error",
@@ -348,6 +349,19 @@ def storage_error(exc: BaseException, where: Path) -> StorageError | None:
             "cho phép ghi vào thư mục làm việc (hoặc chép nó sang ổ khác) rồi chạy lại lệnh."
         )
     return None
+
+
+def damage_error(exc: BaseException, layout: Layout) -> LedgerDamaged | None:
+    """A database found damaged in the middle of a command (``database disk image is
+    malformed``): the ledger's damage message when the ledger is what is damaged."""
+    if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, sqlite3.OperationalError):
+        return None
+    try:
+        with Archive(layout.archive) as archive:
+            reason = probe_ledger(layout.ledger, archive)
+    except sqlite3.Error:
+        return None
+    return None if reason is None else ledger_damaged(layout.ledger, reason)
 
 
 def _disk_full(where: Path) -> bool:
