@@ -301,7 +301,11 @@ def test_an_os_error_of_a_full_or_read_only_disk_names_the_file(
     import errno
 
     target = workspace.outbox / "2024-H1" / "tinh-hinh-nop-bao-cao.html"
-    cases = (("LT1", errno.ENOSPC, "đã đầy"), ("LT2", errno.EROFS, "chỉ cho đọc"))
+    cases = (
+        ("LT1", errno.ENOSPC, "đã đầy"),
+        ("LT2", errno.EROFS, "chỉ cho đọc"),
+        ("TL1", errno.EACCES, "không có quyền"),
+    )
     for branch, code, words in cases:
         make_return(branch, "2024-H1")
 

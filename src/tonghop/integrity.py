@@ -314,41 +314,59 @@ def _remove_database(path: Path) -> None:
         Path(f"{path}{side}").unlink(missing_ok=True)
 
 
-_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 _FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_DENIED = (errno.EACCES, errno.EPERM)
+_NOTHING_LOST = (
+    "Không mất tệp nào: tệp chưa ghi sổ vẫn nằm trong inbox/ và được nhận ở lần chạy sau."
+)
 
 
 def storage_error(exc: BaseException, where: Path) -> StorageError | None:
     """The clear message for a write the disk refused (read-only, full, no permission), or
     None when ``exc`` is something else. ``where`` is the folder written to when the error
-    does not say."""
-    kind: type[StorageError] | None = None
+    does not say (SQLite never does: then it is archive/)."""
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc).lower()
-        if "readonly" in text or "read-only" in text or "unable to open" in text:
-            kind = StorageReadOnly
-        elif "disk is full" in text or ("disk i/o error" in text and _disk_full(where)):
-            kind = DiskFull
-    elif isinstance(exc, OSError):
-        if exc.filename:
-            where = Path(os.fsdecode(exc.filename))
-        if exc.errno in _FULL:
-            kind = DiskFull
-        elif exc.errno in _READ_ONLY:
-            kind = StorageReadOnly
-    if kind is DiskFull:
-        return DiskFull(
-            f"Ổ đĩa chứa {where} đã đầy nên không ghi tiếp được. Không mất tệp nào: tệp chưa "
-            "ghi sổ vẫn nằm trong inbox/ và sẽ được nhận ở lần chạy sau. Hãy giải phóng chỗ "
-            "trống trên ổ đĩa rồi chạy lại lệnh."
-        )
-    if kind is StorageReadOnly:
-        return StorageReadOnly(
-            f"Không ghi được vào {where}: ổ đĩa hoặc thư mục chỉ cho đọc, hoặc người dùng này "
-            "không có quyền ghi. Không mất tệp nào: tệp chưa ghi sổ vẫn nằm trong inbox/. Hãy "
-            "cho phép ghi vào thư mục làm việc (hoặc chép nó sang ổ khác) rồi chạy lại lệnh."
-        )
+        if "readonly" in text or "read-only" in text:
+            return _read_only(where)
+        if "unable to open" in text:
+            return _denied(where)
+        if "disk is full" in text or ("disk i/o error" in text and _disk_full(where)):
+            return _full(where)
+        return None
+    if not isinstance(exc, OSError):
+        return None
+    if exc.filename:
+        where = Path(os.fsdecode(exc.filename))
+    if exc.errno in _FULL:
+        return _full(where)
+    if exc.errno == errno.EROFS:
+        return _read_only(where)
+    if exc.errno in _DENIED:
+        return _denied(where)
     return None
+
+
+def _full(where: Path) -> DiskFull:
+    return DiskFull(
+        f"Ổ đĩa chứa {where} đã đầy nên không ghi tiếp được. {_NOTHING_LOST} Hãy giải phóng "
+        "chỗ trống trên ổ đĩa rồi chạy lại lệnh."
+    )
+
+
+def _read_only(where: Path) -> StorageReadOnly:
+    return StorageReadOnly(
+        f"Không ghi được vào {where}: ổ đĩa hoặc thư mục chỉ cho đọc. {_NOTHING_LOST} Hãy cho "
+        "phép ghi vào thư mục làm việc (hoặc chép nó sang ổ khác) rồi chạy lại lệnh."
+    )
+
+
+def _denied(where: Path) -> StorageReadOnly:
+    return StorageReadOnly(
+        f"Không mở được {where}: người dùng này không có quyền đọc hoặc ghi ở đó. "
+        f"{_NOTHING_LOST} Hãy cấp quyền cho thư mục làm việc (hoặc chạy bằng đúng người dùng) "
+        "rồi chạy lại lệnh."
+    )
 
 
 def damage_error(exc: BaseException, layout: Layout) -> LedgerDamaged | None:
