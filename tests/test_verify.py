@@ -374,3 +374,24 @@ def test_watch_does_not_start_on_a_damaged_ledger(
         with pytest.raises(LedgerDamaged):
             run_watch(ws, WatchOptions(pdf=False))
     assert waiting.exists() and workspace.ledger.stat().st_size == 0
+
+
+def test_a_row_deleted_from_the_ledger_is_found_even_when_its_bytes_are_known(
+    workspace: Layout, make_return: MakeReturn, clock: FakeClock
+) -> None:
+    """A duplicate's row deleted: its object is still known (to the first row), its arrival
+    is not."""
+    first = make_return("LT1", "2024-H1")
+    shutil.copy(first, workspace.inbox / "gui-lai.xlsx")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        assert len(ws.take_inbox()) == 2
+        assert ws.verify().ok
+    with sqlite3.connect(workspace.ledger) as db:
+        db.execute("DELETE FROM submissions WHERE outcome = 'duplicate'")
+    db.close()
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        found = ws.verify()
+        assert [p for p in found.problems if "gui-lai.xlsx" in p] == found.problems
+        assert len(found.problems) == 1
+        ws.rebuild_ledger()
+        assert [s.outcome for s in ws.ledger.all()] == [Outcome.ACCEPTED, Outcome.DUPLICATE]

@@ -203,9 +203,19 @@ def verify(layout: Layout, archive: Archive) -> VerifyResult:
             problem = checked[sub.sha256]
             if problem is not None:
                 result.problems.append(f"{where}: {problem}")
-        for sha in unknown_objects(ledger, archive, layout.inbox):
+        unknown = unknown_objects(ledger, archive, layout.inbox)
+        for sha in unknown:
             result.problems.append(
                 f"Tệp lưu trữ {Archive.name_of(sha)} không có dòng nào trong sổ ghi nhận."
+            )
+        recorded = {(sha, name, size, mtime) for sha, name, size, mtime, _ in ledger.drops()}
+        for arrival in archive.arrivals():
+            drop = (arrival.sha256, arrival.source_name, arrival.size, arrival.mtime_ns)
+            if drop in recorded or arrival.sha256 in unknown or _pending([arrival], layout.inbox):
+                continue
+            result.problems.append(
+                f"Tệp {arrival.source_name} nhận lúc {arrival.received_at:%d/%m/%Y %H:%M} "
+                f"(lưu trữ {Archive.name_of(arrival.sha256)}) không có dòng trong sổ ghi nhận."
             )
     result.objects = sum(1 for _ in archive.shas())
     return result
