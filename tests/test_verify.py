@@ -336,12 +336,17 @@ def test_temporary_files_a_failed_write_left_are_removed_on_the_next_run(
     dead.write_bytes(b"half")
     ours = folder / f".ghi-chu.txt.{os.getpid()}.tmp"  # its process still runs
     ours.write_bytes(b"half")
+    old = folder / f".cu.txt.{os.getpid()}.tmp"  # its process runs, but no write lasts an hour
+    old.write_bytes(b"half")
+    an_hour_ago = old.stat().st_mtime - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
     kept = folder / "bao-cao-2024-H1.docx"
     kept.write_bytes(b"not temporary")
     make_return("LT1", "2024-H1")
     with tonghop.open(workspace.home, clock=clock) as ws:
         assert len(ws.take_inbox()) == 1
-    assert not dead.exists() and ours.exists() and kept.exists()
+    assert not dead.exists() and not old.exists()
+    assert ours.exists() and kept.exists()
 
 
 def test_other_commands_on_a_damaged_ledger_say_so_too(

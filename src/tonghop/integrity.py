@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -126,22 +127,28 @@ def backfill_arrivals(ledger: Ledger, archive: Archive) -> int:
     return archive.arrival_count() - before
 
 
+STALE_SECONDS = 600
 _TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp(\.[A-Za-z]+)?$")
 
 
 def sweep_temporary(folder: Path) -> list[Path]:
     """Remove the temporary files (``.NAME.PID.tmp...``) a write left behind in ``folder``
-    when it failed (a full disk) or was killed, unless their process is still running."""
+    when it failed (a full disk) or was killed: those of a process that is gone, and any older
+    than ``STALE_SECONDS`` (no write lasts that long; on Windows the only test)."""
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
+    now = time.time()
     for root, _, files in os.walk(folder):
         for name in files:
             match = _TEMPORARY.match(name)
-            if match is None or _alive(int(match.group(1))):
+            if match is None:
                 continue
             path = Path(root) / name
             try:
+                fresh = now - path.lstat().st_mtime < STALE_SECONDS
+                if fresh and not _gone(int(match.group(1))):
+                    continue
                 path.unlink()
             except OSError:
                 continue
@@ -149,16 +156,18 @@ def sweep_temporary(folder: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def _gone(pid: int) -> bool:
+    """True only when process ``pid`` surely no longer exists (never asked on Windows, where
+    os.kill would end the process)."""
+    if os.name == "nt" or pid == os.getpid():
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, OverflowError):
         return True
-    return True
+    except (OSError, OverflowError):
+        return False
+    return False
 
 
 @dataclass
