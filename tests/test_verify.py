@@ -400,3 +400,31 @@ def test_a_row_deleted_from_the_ledger_is_found_even_when_its_bytes_are_known(
         assert len(found.problems) == 1
         ws.rebuild_ledger()
         assert [s.outcome for s in ws.ledger.all()] == [Outcome.ACCEPTED, Outcome.DUPLICATE]
+
+
+def test_rebuild_records_the_files_too_large_to_read_as_they_were(
+    workspace: Layout, make_return: MakeReturn, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept (moved, not copied) in archive/oversize/, not in the objects: re-taken in place."""
+    import os
+
+    monkeypatch.setattr("tonghop.intake.inbox.MAX_FILE_BYTES", 20_000)
+    big = workspace.inbox / "phim.mp4"
+    big.write_bytes(bytes(30_000))
+    os.utime(big, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # the oldest
+    make_return("LT1", "2024-H1")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        ws.take_inbox()
+    clock.advance(hours=1)
+    make_return("LT2", "2024-H1")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        ws.take_inbox()
+    rows_before = _rows(workspace)
+    assert [r[4] for r in rows_before] == [Outcome.UNREADABLE, Outcome.ACCEPTED, Outcome.ACCEPTED]
+    kept = list((workspace.archive / "oversize").iterdir())
+    workspace.ledger.write_bytes(b"")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        assert ws.rebuild_ledger().rows == 3
+        assert ws.verify().ok
+    assert _rows(workspace) == rows_before
+    assert list((workspace.archive / "oversize").iterdir()) == kept

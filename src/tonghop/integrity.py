@@ -13,7 +13,10 @@ their answers the first time. Each arrival's bytes are copied into a scratch wor
 :class:`~tonghop.intake.inbox.Intake` with a clock that says when it was received, so its row
 (outcome, problems, values, feedback name) comes out as it did; the scratch folder, the
 feedback written into it included, is removed afterwards (and at the start of the next
-rebuild, after a crash).
+rebuild, after a crash). Files too large to read were never objects: they are kept in
+archive/oversize/ as STAMP-INODE-NAME and re-taken from there in their place (by receipt
+time, then modification time), through a hard link, so that the intake keeps them under the
+very same name; one that sat in a subfolder of inbox/ comes back under its bare name.
 """
 
 from __future__ import annotations
@@ -266,10 +269,17 @@ def rebuild_ledger(
     _remove_database(building)
     kept_aside = _keep_aside(layout.ledger, now)
     skipped: list[str] = []
+    oversize = _kept_oversize(archive)
     try:
         with Ledger(building) as ledger:
             scratch_layout = Layout(scratch)
             for arrival in archive.arrivals():
+                # In their place: received earlier, or in the same second and older (the order
+                # the intake takes a folder in).
+                while oversize and oversize[0][:2] < (arrival.received_at, arrival.mtime_ns):
+                    _retake_oversize(
+                        *oversize.pop(0), archive, ledger, scratch_layout, config, form
+                    )
                 if not archive.has(arrival.sha256):
                     skipped.append(
                         f"{arrival.source_name} (nhận lúc {arrival.received_at:%d/%m/%Y %H:%M}): "
@@ -277,6 +287,8 @@ def rebuild_ledger(
                     )
                     continue
                 _rejudge(arrival, archive, ledger, scratch_layout, config, form)
+            for kept in oversize:
+                _retake_oversize(*kept, archive, ledger, scratch_layout, config, form)
             rows, counted = ledger.count(), len(ledger.counted())
             periods = sorted(ledger.periods())
         os.replace(building, layout.ledger)
@@ -306,6 +318,49 @@ def _rejudge(
         scratch, config, form, ledger, clock=lambda: arrival.received_at, archive=archive
     )
     intake.process([path])
+
+
+_OVERSIZE_NAME = re.compile(r"^(\d{8}-\d{6})-(\d+)-(.+)$")
+
+
+def _kept_oversize(archive: Archive) -> list[tuple[dt.datetime, int, Path, str]]:
+    """The files too large to read, kept in archive/oversize/ as STAMP-INODE-NAME, by when
+    they were received: (received_at, mtime_ns, kept file, name)."""
+    found = []
+    if archive.oversize.is_dir():
+        for path in archive.oversize.iterdir():
+            match = _OVERSIZE_NAME.match(path.name)
+            if match is None or not path.is_file():
+                continue
+            received = dt.datetime.strptime(match.group(1), "%Y%m%d-%H%M%S")
+            found.append((received, path.stat().st_mtime_ns, path, match.group(3)))
+    return sorted(found, key=lambda item: (item[0], item[1], item[2].name))
+
+
+def _retake_oversize(
+    received: dt.datetime,
+    mtime_ns: int,
+    kept: Path,
+    name: str,
+    archive: Archive,
+    ledger: Ledger,
+    scratch: Layout,
+    config: Config,
+    form: FormSpec,
+) -> None:
+    """Take a kept oversize file again: a hard link to it in the scratch inbox/ (same inode,
+    size and time, so the intake keeps it under the very same name, without copying it)."""
+    path = scratch.inbox / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(kept, path)
+    except OSError:
+        return  # a file system without hard links: the row cannot be made as it was
+    if path.stat().st_ino != kept.stat().st_ino:  # pragma: no cover - paranoid
+        path.unlink()
+        return
+    Intake(scratch, config, form, ledger, clock=lambda: received, archive=archive).process([path])
+    path.unlink(missing_ok=True)  # renamed onto its own other link: still here
 
 
 def _keep_aside(ledger: Path, now: dt.datetime) -> list[Path]:
