@@ -106,7 +106,8 @@ def test_a_ledger_truncated_to_zero_bytes_stops_process_and_rebuild_restores_it(
     assert "Lỗi không mong đợi" not in result.output
     assert waiting.read_bytes() == before  # inbox/ untouched
     assert workspace.ledger.stat().st_size == 0  # not replaced by an empty ledger
-    assert run("verify").exit_code == 1
+    checked = run("verify")
+    assert checked.exit_code == 1 and "tonghop verify --rebuild" in checked.output
 
     rebuilt = run("verify", "--rebuild")
     assert rebuilt.exit_code == 0, rebuilt.output
@@ -139,6 +140,7 @@ def test_an_archive_object_deleted_makes_verify_fail_and_name_it(
     assert result.exit_code == 1
     assert gone.sha256 in result.output and gone.source_name in result.output
     assert "Sổ và kho lưu trữ khớp nhau." not in result.output
+    assert "bản sao lưu" in result.output and "--rebuild» để" not in result.output
 
 
 def test_an_object_changed_in_the_archive_is_found_by_its_hash(

@@ -340,7 +340,13 @@ def verify(context: CliContext, rebuild: bool) -> None:
     click.secho(f"Sổ và kho lưu trữ không khớp ({len(result.problems)} chỗ):", fg="red")
     for line in result.problems:
         click.secho(f"  - {line}", fg="red")
-    if not rebuild:
+    if result.archive_wrong:
+        click.echo(
+            "Kho lưu trữ thiếu hoặc hỏng tệp: hãy chép lại archive/objects.sqlite3 (và "
+            "archive/oversize/) từ bản sao lưu rồi chạy lại «tonghop verify». Đừng dựng lại sổ "
+            "khi kho còn thiếu: các dòng thiếu tệp sẽ không dựng lại được."
+        )
+    elif result.ledger_wrong and not rebuild:
         click.echo("Hãy chạy «tonghop verify --rebuild» để dựng lại sổ từ kho lưu trữ.")
     sys.exit(1)
 

@@ -181,10 +181,20 @@ class VerifyResult:
     rows: int = 0
     objects: int = 0
     problems: list[str] = field(default_factory=list)
+    ledger_wrong: bool = False  # the ledger is damaged or misses files: rebuild it
+    archive_wrong: bool = False  # kept bytes missing or changed: rebuilding would lose rows
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def ledger_problem(self, text: str) -> None:
+        self.problems.append(text)
+        self.ledger_wrong = True
+
+    def archive_problem(self, text: str) -> None:
+        self.problems.append(text)
+        self.archive_wrong = True
 
 
 def verify(layout: Layout, archive: Archive) -> VerifyResult:
@@ -193,7 +203,7 @@ def verify(layout: Layout, archive: Archive) -> VerifyResult:
     result = VerifyResult(layout.ledger)
     reason = probe_ledger(layout.ledger, archive)
     if reason is not None:
-        result.problems.append(f"Sổ ghi nhận {layout.ledger} bị hỏng: {reason}.")
+        result.ledger_problem(f"Sổ ghi nhận {layout.ledger} bị hỏng: {reason}.")
         return result
     if not layout.ledger.exists():
         return result  # a new workspace: nothing received, nothing kept
@@ -208,16 +218,16 @@ def verify(layout: Layout, archive: Archive) -> VerifyResult:
             if sub.sha256 is None:
                 kept = sub.archived_as or ""
                 if kept.startswith("oversize/") and not (layout.archive / kept).is_file():
-                    result.problems.append(f"{where}: thiếu tệp lưu trữ {kept}.")
+                    result.archive_problem(f"{where}: thiếu tệp lưu trữ {kept}.")
                 continue
             if sub.sha256 not in checked:
                 checked[sub.sha256] = _object_problem(archive, sub.sha256)
             problem = checked[sub.sha256]
             if problem is not None:
-                result.problems.append(f"{where}: {problem}")
+                result.archive_problem(f"{where}: {problem}")
         unknown = unknown_objects(ledger, archive, layout.inbox)
         for sha in unknown:
-            result.problems.append(
+            result.ledger_problem(
                 f"Tệp lưu trữ {Archive.name_of(sha)} không có dòng nào trong sổ ghi nhận."
             )
         recorded = {(sha, name, size, mtime) for sha, name, size, mtime, _ in ledger.drops()}
@@ -225,7 +235,7 @@ def verify(layout: Layout, archive: Archive) -> VerifyResult:
             drop = (arrival.sha256, arrival.source_name, arrival.size, arrival.mtime_ns)
             if drop in recorded or arrival.sha256 in unknown or _pending([arrival], layout.inbox):
                 continue
-            result.problems.append(
+            result.ledger_problem(
                 f"Tệp {arrival.source_name} nhận lúc {arrival.received_at:%d/%m/%Y %H:%M} "
                 f"(lưu trữ {Archive.name_of(arrival.sha256)}) không có dòng trong sổ ghi nhận."
             )
