@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tonghop.blank import form_file_name, write_blank_form
 from tonghop.config import Branch, Config
@@ -24,15 +24,22 @@ from tonghop.intake.archive import Archive
 from tonghop.intake.checks import CheckResult, check_workbook
 from tonghop.intake.inbox import Intake, IntakeResult, local_now
 from tonghop.intake.reader import Unreadable, read_workbook
+from tonghop.integrity import (
+    RebuildResult,
+    VerifyResult,
+    backfill_arrivals,
+    probe_ledger,
+    rebuild_ledger,
+    sweep_temporary,
+    unknown_objects,
+    verify,
+)
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger, ledger_damaged
 from tonghop.locking import FileLock
 from tonghop.periods import Period
 from tonghop.report.publish import Published, publish, write_status_page
 from tonghop.report.status import PeriodStatus, period_status
-
-if TYPE_CHECKING:
-    from tonghop.integrity import RebuildResult, VerifyResult
 
 Clock = Callable[[], dt.datetime]
 
@@ -97,8 +104,6 @@ class Workspace:
         """The ledger, opened on first use; created only in a new workspace (a missing ledger
         beside kept files is damage, never replaced by an empty one)."""
         if self._ledger is None:
-            from tonghop.integrity import probe_ledger
-
             if not self.layout.ledger.exists():
                 reason = probe_ledger(self.layout.ledger, self.archive)
                 if reason is not None:
@@ -128,13 +133,6 @@ class Workspace:
         or does not know objects the archive holds; raises LedgerDamaged (exit 2). Gives the
         archive the arrivals of rows an older tonghop recorded without them, and removes the
         temporary files a failed write (a full disk) left in outbox/."""
-        from tonghop.integrity import (
-            backfill_arrivals,
-            probe_ledger,
-            sweep_temporary,
-            unknown_objects,
-        )
-
         path = self.layout.ledger
         reason = probe_ledger(path, self.archive)
         if reason is not None:
@@ -202,15 +200,11 @@ class Workspace:
 
     def verify(self) -> VerifyResult:
         """Check the ledger and the archive against each other (``tonghop verify``)."""
-        from tonghop.integrity import verify
-
         return verify(self.layout, self.archive)
 
     def rebuild_ledger(self) -> RebuildResult:
         """Keep the ledger aside and rebuild it from the archive (``tonghop verify --rebuild``),
         then refresh the status page of every period."""
-        from tonghop.integrity import rebuild_ledger
-
         with self.intake_lock():
             if self._ledger is not None:
                 self._ledger.close()
