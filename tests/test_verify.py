@@ -430,3 +430,25 @@ def test_rebuild_records_the_files_too_large_to_read_as_they_were(
         assert ws.verify().ok
     assert _rows(workspace) == rows_before
     assert list((workspace.archive / "oversize").iterdir()) == kept
+
+
+@pytest.mark.parametrize("damage", ["empty", "deleted"])
+def test_an_emptied_or_deleted_archive_stops_intake_too(
+    workspace: Layout, make_return: MakeReturn, run, damage: str
+) -> None:
+    """The archive is never replaced silently either: the ledger's rows would point at
+    nothing while the next files left inbox/."""
+    make_return("LT1", "2024-H1")
+    assert run("process").exit_code == 0
+    objects = workspace.archive / "objects.sqlite3"
+    if damage == "empty":
+        objects.write_bytes(b"")
+    else:
+        objects.unlink()
+    waiting = make_return("LT2", "2024-H1")
+    result = run("process")
+    assert result.exit_code == 2, result.output
+    assert str(objects) in result.output and "bản sao lưu" in result.output
+    assert "Lỗi không mong đợi" not in result.output
+    assert waiting.exists()
+    assert run("process").exit_code == 2  # and again: never taken as a new archive

@@ -8,6 +8,7 @@ and an exit code in one place (see ``tonghop.cli``); nothing else catches them f
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveDamaged",
     "ConfigError",
     "DiskFull",
     "ExprError",
@@ -66,6 +67,13 @@ class LockBusy(TonghopError):
 class LedgerDamaged(TonghopError):
     """The ledger is empty, truncated, unreadable, or does not know what the archive holds:
     nothing is taken until ``tonghop verify --rebuild`` has rebuilt it."""
+
+    exit_code = 2
+
+
+class ArchiveDamaged(TonghopError):
+    """The archive's objects.sqlite3 is empty or unreadable, or lost every object the ledger
+    records: nothing is taken until it is restored from a backup."""
 
     exit_code = 2
 

@@ -10,6 +10,7 @@ result into text.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from tonghop.blank import form_file_name, write_blank_form
 from tonghop.config import Branch, Config
 from tonghop.errors import ConfigError, UsageError
 from tonghop.form import FormSpec, Total, load_form
-from tonghop.intake.archive import Archive
+from tonghop.intake.archive import OBJECTS_NAME, Archive, archive_damaged
 from tonghop.intake.checks import CheckResult, check_workbook
 from tonghop.intake.inbox import Intake, IntakeResult, local_now
 from tonghop.intake.reader import Unreadable, read_workbook
@@ -42,6 +43,7 @@ from tonghop.report.publish import Published, publish, write_status_page
 from tonghop.report.status import PeriodStatus, period_status
 
 Clock = Callable[[], dt.datetime]
+log = logging.getLogger("tonghop.workspace")
 
 
 def open_workspace(home: str | Path | None = None, *, clock: Clock | None = None) -> Workspace:
@@ -143,6 +145,18 @@ class Workspace:
                 path,
                 f"kho lưu trữ có {len(unknown)} tệp đã nhận mà sổ không ghi "
                 f"(ví dụ {self.archive.name_of(unknown[0])})",
+            )
+        kept = set(self.archive.shas())
+        known = self.ledger.known_shas()
+        if known and not known & kept:
+            raise archive_damaged(
+                self.layout.archive / OBJECTS_NAME,
+                f"không còn tệp nào trong {len(known)} tệp sổ ghi nhận đã ghi",
+            )
+        if not known <= kept:
+            log.warning(
+                "Kho lưu trữ thiếu %d tệp mà sổ ghi nhận có ghi; chạy «tonghop verify» để xem.",
+                len(known - kept),
             )
         backfill_arrivals(self.ledger, self.archive)
         sweep_temporary(self.layout.outbox)

@@ -27,9 +27,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["OBJECTS_NAME", "Archive", "Arrival", "fsync_dir"]
+from tonghop.errors import ArchiveDamaged
+
+__all__ = ["OBJECTS_NAME", "Archive", "Arrival", "archive_damaged", "fsync_dir"]
 
 OBJECTS_NAME = "objects.sqlite3"
+
+
+def archive_damaged(path: Path, reason: str) -> ArchiveDamaged:
+    """The error that stops every intake until the archive is restored: never replaced by an
+    empty one, which would leave the ledger's rows pointing at nothing."""
+    return ArchiveDamaged(
+        f"Kho lưu trữ {path} bị hỏng: {reason}. Chưa tiếp nhận tệp nào, các tệp trong inbox/ "
+        "vẫn giữ nguyên. Hãy chép lại tệp này từ bản sao lưu rồi chạy «tonghop verify»."
+    )
 
 
 def fsync_dir(path: Path) -> None:
@@ -77,14 +88,23 @@ class Archive:
         self.root = root
         self.oversize = root / "oversize"
         root.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(root / OBJECTS_NAME, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # committed bytes survive a power cut
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS objects (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
-            " WITHOUT ROWID"
-        )
-        self._db.execute(_ARRIVALS)
+        path = root / OBJECTS_NAME
+        if path.exists() and path.stat().st_size == 0:
+            raise archive_damaged(path, "tệp rỗng (0 byte)")
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # committed bytes survive a power cut
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS objects (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
+                " WITHOUT ROWID"
+            )
+            self._db.execute(_ARRIVALS)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise  # read-only, full or locked: not damage
+            raise archive_damaged(path, f"không đọc được cơ sở dữ liệu ({exc})") from exc
 
     @staticmethod
     def name_of(sha256: str) -> str:
