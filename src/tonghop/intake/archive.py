@@ -88,9 +88,9 @@ class Archive:
         self.root = root
         self.oversize = root / "oversize"
         root.mkdir(parents=True, exist_ok=True)
+        # A 0-byte file is an empty database to SQLite (and what a bare connect leaves): the
+        # workspace's check before intake tells an emptied archive from a new one.
         path = root / OBJECTS_NAME
-        if path.exists() and path.stat().st_size == 0:
-            raise archive_damaged(path, "tệp rỗng (0 byte)")
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
