@@ -81,6 +81,8 @@ class TonghopGroup(click.Group):
 def _fail(ctx: click.Context, exc: Exception) -> NoReturn:
     from tonghop.errors import TonghopError
 
+    if not isinstance(exc, TonghopError):
+        exc = _storage_error(ctx.obj if isinstance(ctx.obj, CliContext) else CliContext(), exc)
     if isinstance(exc, TonghopError):
         click.secho(f"Lỗi: {exc.message}", fg="red", err=True)
         ctx.exit(exc.exit_code)
@@ -92,6 +94,20 @@ def _fail(ctx: click.Context, exc: Exception) -> NoReturn:
         err=True,
     )
     ctx.exit(1)
+
+
+def _storage_error(context: CliContext, exc: Exception) -> Exception:
+    """A write the disk refused (read-only, full), or a ledger found damaged mid-command, as
+    its own message; else ``exc``."""
+    import sqlite3
+
+    if not isinstance(exc, sqlite3.DatabaseError | OSError):
+        return exc
+    from tonghop.integrity import damage_error, storage_error
+    from tonghop.layout import Layout
+
+    layout = Layout.locate(context.home)
+    return storage_error(exc, layout.archive) or damage_error(exc, layout) or exc
 
 
 def _log_crash(context: CliContext) -> Path | str:
@@ -312,6 +328,44 @@ def demo(context: CliContext, directory: Path | None, no_pdf: bool) -> None:
         click.echo(f"Bản PDF: {published.pdf}")
     click.echo(f"Tổng hợp số liệu: {published.workbook}")
     click.echo(f"Tình hình nộp báo cáo: {published.status_page}")
+
+
+@cli.command()
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Dựng lại sổ ghi nhận từ kho lưu trữ (sổ cũ được giữ lại bên cạnh, không bị xoá).",
+)
+@pass_context
+def verify(context: CliContext, rebuild: bool) -> None:
+    """Đối chiếu sổ ghi nhận với kho lưu trữ (mã thoát 0: khớp nhau, 1: có sai lệch)."""
+    workspace = context.open()
+    if rebuild:
+        done = workspace.rebuild_ledger()
+        for path in done.kept_aside:
+            click.echo(f"Đã giữ sổ cũ tại {path}.")
+        click.echo(
+            f"Đã dựng lại sổ ghi nhận {done.ledger}: {done.rows} tệp, {done.counted} báo cáo "
+            "được tính."
+        )
+        for line in done.skipped:
+            click.secho(f"  - {line}", fg="yellow")
+    result = workspace.verify()
+    if result.ok:
+        click.secho("Sổ và kho lưu trữ khớp nhau.", fg="green")
+        return
+    click.secho(f"Sổ và kho lưu trữ không khớp ({len(result.problems)} chỗ):", fg="red")
+    for line in result.problems:
+        click.secho(f"  - {line}", fg="red")
+    if result.archive_wrong:
+        click.echo(
+            "Kho lưu trữ thiếu hoặc hỏng tệp: hãy chép lại archive/objects.sqlite3 (và "
+            "archive/oversize/) từ bản sao lưu rồi chạy lại «tonghop verify». Đừng dựng lại sổ "
+            "khi kho còn thiếu: các dòng thiếu tệp sẽ không dựng lại được."
+        )
+    elif result.ledger_wrong and not rebuild:
+        click.echo("Hãy chạy «tonghop verify --rebuild» để dựng lại sổ từ kho lưu trữ.")
+    sys.exit(1)
 
 
 @cli.command()

@@ -8,8 +8,11 @@ and an exit code in one place (see ``tonghop.cli``); nothing else catches them f
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveDamaged",
     "ConfigError",
+    "DiskFull",
     "ExprError",
+    "LedgerDamaged",
     "LockBusy",
     "OfficeError",
     "PeriodError",
@@ -17,6 +20,8 @@ __all__ = [
     "ReportPdfError",
     "ReportTemplateError",
     "ReportWriteError",
+    "StorageError",
+    "StorageReadOnly",
     "TonghopError",
     "UsageError",
     "ValueProblem",
@@ -57,6 +62,34 @@ class LockBusy(TonghopError):
     """Another tonghop process holds the workspace's lock for the same work."""
 
     exit_code = 2
+
+
+class LedgerDamaged(TonghopError):
+    """The ledger is empty, truncated, unreadable, or does not know what the archive holds:
+    nothing is taken until ``tonghop verify --rebuild`` has rebuilt it."""
+
+    exit_code = 2
+
+
+class ArchiveDamaged(TonghopError):
+    """The archive's objects.sqlite3 is empty or unreadable, or lost every object the ledger
+    records: nothing is taken until it is restored from a backup."""
+
+    exit_code = 2
+
+
+class StorageError(TonghopError):
+    """The workspace's disk refused a write (read-only, full, no permission); nothing is lost."""
+
+    exit_code = 2
+
+
+class StorageReadOnly(StorageError):
+    """The disk or folder is read-only, or the user may not write there."""
+
+
+class DiskFull(StorageError):
+    """No space left on the disk."""
 
 
 class ExprError(ConfigError):

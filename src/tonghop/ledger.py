@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tonghop.errors import PeriodError
+from tonghop.errors import LedgerDamaged, PeriodError
 from tonghop.periods import Period
 from tonghop.problems import Problem
 
@@ -136,12 +136,37 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def ledger_damaged(path: Path, reason: str) -> LedgerDamaged:
+    """The error that stops every intake until the ledger at ``path`` is rebuilt."""
+    return LedgerDamaged(
+        f"Sổ ghi nhận {path} bị hỏng: {reason}. Chưa tiếp nhận tệp nào, các tệp trong inbox/ "
+        "vẫn giữ nguyên. Hãy chạy «tonghop verify --rebuild» để dựng lại sổ từ kho lưu trữ "
+        "(sổ hỏng được giữ lại bên cạnh, không bị xoá)."
+    )
+
+
 class Ledger:
-    """The ledger database, archive/ledger.sqlite3. Use as a context manager or close()."""
+    """The ledger database, archive/ledger.sqlite3. Use as a context manager or close().
+
+    A missing file is a new ledger; an existing one that is empty (0 bytes) or not a database
+    raises :class:`LedgerDamaged` instead of being replaced by an empty ledger.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        if path.exists() and path.stat().st_size == 0:
+            raise ledger_damaged(path, "tệp rỗng (0 byte)")
+        try:
+            self._open(path)
+        except sqlite3.DatabaseError as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise  # read-only, full or locked: not damage (see tonghop.integrity)
+            raise ledger_damaged(path, f"không đọc được cơ sở dữ liệu ({exc})") from exc
+
+    def _open(self, path: Path) -> None:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -326,6 +351,29 @@ class Ledger:
         if not rows or rows[0].values is None:
             return None
         return {**rows[0].values, "period": rows[0].period}
+
+    def drops_with_bytes(self) -> int:
+        """How many rows have the file's bytes (a SHA-256)."""
+        count: int = self._db.execute(
+            "SELECT COUNT(*) FROM submissions WHERE sha256 IS NOT NULL"
+        ).fetchone()[0]
+        return count
+
+    def drops(self) -> list[tuple[str, str, int, int, dt.datetime]]:
+        """(sha256, source_name, size, mtime_ns, received_at) of each row with bytes, in order."""
+        rows = self._db.execute(
+            """SELECT sha256, source_name, size, mtime_ns, received_at FROM submissions
+               WHERE sha256 IS NOT NULL ORDER BY id"""
+        )
+        return [
+            (sha, name, size, mtime_ns, dt.datetime.fromisoformat(received))
+            for sha, name, size, mtime_ns, received in rows
+        ]
+
+    def known_shas(self) -> set[str]:
+        """The SHA-256 of every file the ledger has a row for."""
+        rows = self._db.execute("SELECT DISTINCT sha256 FROM submissions WHERE sha256 IS NOT NULL")
+        return {sha for (sha,) in rows}
 
     def count(self) -> int:
         count: int = self._db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]

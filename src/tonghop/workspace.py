@@ -10,6 +10,7 @@ result into text.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,18 +21,29 @@ from tonghop.blank import form_file_name, write_blank_form
 from tonghop.config import Branch, Config
 from tonghop.errors import ConfigError, UsageError
 from tonghop.form import FormSpec, Total, load_form
-from tonghop.intake.archive import Archive
+from tonghop.intake.archive import OBJECTS_NAME, Archive, archive_damaged
 from tonghop.intake.checks import CheckResult, check_workbook
 from tonghop.intake.inbox import Intake, IntakeResult, local_now
 from tonghop.intake.reader import Unreadable, read_workbook
+from tonghop.integrity import (
+    RebuildResult,
+    VerifyResult,
+    backfill_arrivals,
+    probe_ledger,
+    rebuild_ledger,
+    sweep_temporary,
+    unknown_objects,
+    verify,
+)
 from tonghop.layout import Layout
-from tonghop.ledger import Ledger
+from tonghop.ledger import Ledger, ledger_damaged
 from tonghop.locking import FileLock
 from tonghop.periods import Period
 from tonghop.report.publish import Published, publish, write_status_page
 from tonghop.report.status import PeriodStatus, period_status
 
 Clock = Callable[[], dt.datetime]
+log = logging.getLogger("tonghop.workspace")
 
 
 def open_workspace(home: str | Path | None = None, *, clock: Clock | None = None) -> Workspace:
@@ -91,8 +103,13 @@ class Workspace:
     # --- resources ---------------------------------------------------------------------
     @property
     def ledger(self) -> Ledger:
-        """The ledger, opened (and created) on first use."""
+        """The ledger, opened on first use; created only in a new workspace (a missing ledger
+        beside kept files is damage, never replaced by an empty one)."""
         if self._ledger is None:
+            if not self.layout.ledger.exists():
+                reason = probe_ledger(self.layout.ledger, self.archive)
+                if reason is not None:
+                    raise ledger_damaged(self.layout.ledger, reason)
             self._ledger = Ledger(self.layout.ledger)
         return self._ledger
 
@@ -113,7 +130,41 @@ class Workspace:
     def watch_lock(self) -> FileLock:
         return FileLock(self.layout.archive / "watch.lock", what="trình theo dõi inbox")
 
+    def check_ledger(self) -> None:
+        """Refuse to take anything while the ledger is damaged (empty, truncated, unreadable)
+        or does not know objects the archive holds; raises LedgerDamaged (exit 2). Gives the
+        archive the arrivals of rows an older tonghop recorded without them, and removes the
+        temporary files a failed write (a full disk) left in outbox/."""
+        path = self.layout.ledger
+        reason = probe_ledger(path, self.archive)
+        if reason is not None:
+            raise ledger_damaged(path, reason)
+        unknown = unknown_objects(self.ledger, self.archive, self.layout.inbox)
+        if unknown:
+            raise ledger_damaged(
+                path,
+                f"kho lưu trữ có {len(unknown)} tệp đã nhận mà sổ không ghi "
+                f"(ví dụ {self.archive.name_of(unknown[0])})",
+            )
+        kept = set(self.archive.shas())
+        known = self.ledger.known_shas()
+        if known and not known & kept:
+            raise archive_damaged(
+                self.layout.archive / OBJECTS_NAME,
+                f"không còn tệp nào trong {len(known)} tệp sổ ghi nhận đã ghi",
+            )
+        if not known <= kept:
+            log.warning(
+                "Kho lưu trữ thiếu %d tệp mà sổ ghi nhận có ghi; chạy «tonghop verify» để xem.",
+                len(known - kept),
+            )
+        backfill_arrivals(self.ledger, self.archive)
+        sweep_temporary(self.layout.outbox)
+
     def intake(self) -> Intake:
+        """The intake, after :meth:`check_ledger` (every intake, ``process`` or ``watch``,
+        starts here)."""
+        self.check_ledger()
         return Intake(
             self.layout, self.config, self.form, self.ledger, clock=self.clock, archive=self.archive
         )
@@ -160,6 +211,22 @@ class Workspace:
             for code in sorted({r.submission.period for r in results if r.submission.period}):
                 self.write_status_page(Period.parse(code))
         return results
+
+    def verify(self) -> VerifyResult:
+        """Check the ledger and the archive against each other (``tonghop verify``)."""
+        return verify(self.layout, self.archive)
+
+    def rebuild_ledger(self) -> RebuildResult:
+        """Keep the ledger aside and rebuild it from the archive (``tonghop verify --rebuild``),
+        then refresh the status page of every period."""
+        with self.intake_lock():
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None
+            result = rebuild_ledger(self.layout, self.config, self.form, self.archive, self.clock())
+            for code in result.periods:
+                self.write_status_page(Period.parse(code))
+        return result
 
     def check_files(self, paths: Iterable[Path]) -> list[FileCheck]:
         """Check files as the intake would, storing nothing."""

@@ -6,6 +6,11 @@ object is there whole or not at all. A crash between the two commits leaves obje
 files are still in inbox/; taken again, their bytes are simply there already. Kept apart from
 the ledger, so that a damaged ledger never takes the files with it.
 
+With the bytes, the same commit keeps each arrival (table ``arrivals``): the file's SHA-256,
+its name in inbox/, size, modification time and when it was received, once per drop (the
+intake's own identity of a drop: name, size, time and bytes). That is what ``tonghop verify
+--rebuild`` needs to rebuild the ledger by judging every arrival again, in the order received.
+
 Archives written before this kept each object as a file, archive/objects/ab/<sha256>; those
 are read where they are (nothing is moved). A file too large to read is moved, not copied,
 into archive/oversize/.
@@ -13,15 +18,29 @@ into archive/oversize/.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["OBJECTS_NAME", "Archive", "fsync_dir"]
+from tonghop.errors import ArchiveDamaged
+
+__all__ = ["OBJECTS_NAME", "Archive", "Arrival", "archive_damaged", "fsync_dir"]
 
 OBJECTS_NAME = "objects.sqlite3"
+
+
+def archive_damaged(path: Path, reason: str) -> ArchiveDamaged:
+    """The error that stops every intake until the archive is restored: never replaced by an
+    empty one, which would leave the ledger's rows pointing at nothing."""
+    return ArchiveDamaged(
+        f"Kho lưu trữ {path} bị hỏng: {reason}. Chưa tiếp nhận tệp nào, các tệp trong inbox/ "
+        "vẫn giữ nguyên. Hãy chép lại tệp này từ bản sao lưu rồi chạy «tonghop verify»."
+    )
 
 
 def fsync_dir(path: Path) -> None:
@@ -38,6 +57,30 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One file as it was received: what the ledger's row of it is rebuilt from."""
+
+    sha256: str
+    source_name: str
+    size: int
+    mtime_ns: int
+    received_at: dt.datetime
+
+
+_ARRIVALS = """
+CREATE TABLE IF NOT EXISTS arrivals (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    UNIQUE (source_name, size, mtime_ns, sha256)
+)
+"""
+
+
 class Archive:
     """The kept bytes of archive/ (``root``). Use as a context manager or close()."""
 
@@ -45,28 +88,54 @@ class Archive:
         self.root = root
         self.oversize = root / "oversize"
         root.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(root / OBJECTS_NAME, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # committed bytes survive a power cut
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS objects (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
-            " WITHOUT ROWID"
-        )
+        # A 0-byte file is an empty database to SQLite (and what a bare connect leaves): the
+        # workspace's check before intake tells an emptied archive from a new one.
+        path = root / OBJECTS_NAME
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # committed bytes survive a power cut
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS objects (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)"
+                " WITHOUT ROWID"
+            )
+            self._db.execute(_ARRIVALS)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise  # read-only, full or locked: not damage
+            raise archive_damaged(path, f"không đọc được cơ sở dữ liệu ({exc})") from exc
 
     @staticmethod
     def name_of(sha256: str) -> str:
         """Where the object is, as the ledger records it (``archived_as``)."""
         return f"objects/{sha256}"
 
-    def put_batch(self, blobs: dict[str, bytes]) -> None:
-        """Keep ``blobs`` (bytes by SHA-256) durably, in one commit; bytes kept already are
-        left as they are."""
-        if not blobs:
+    def put_batch(self, blobs: dict[str, bytes], arrivals: Iterable[Arrival] = ()) -> None:
+        """Keep ``blobs`` (bytes by SHA-256) and their ``arrivals`` durably, in one commit;
+        bytes kept already are left as they are, a drop kept already is not kept twice (a file
+        taken again after a crash keeps its first arrival)."""
+        arrivals = list(arrivals)
+        if not blobs and not arrivals:
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(
                 "INSERT OR IGNORE INTO objects (sha256, data) VALUES (?, ?)", blobs.items()
+            )
+            self._db.executemany(
+                """INSERT OR IGNORE INTO arrivals (sha256, source_name, size, mtime_ns,
+                       received_at) VALUES (?, ?, ?, ?, ?)""",
+                [
+                    (
+                        a.sha256,
+                        a.source_name,
+                        a.size,
+                        a.mtime_ns,
+                        a.received_at.isoformat(timespec="seconds"),
+                    )
+                    for a in arrivals
+                ],
             )
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -80,6 +149,33 @@ class Archive:
     def read(self, sha256: str) -> bytes:
         row = self._db.execute("SELECT data FROM objects WHERE sha256 = ?", (sha256,)).fetchone()
         return bytes(row[0]) if row is not None else self._legacy(sha256).read_bytes()
+
+    def shas(self) -> Iterator[str]:
+        """The SHA-256 of every object kept, in the database and as legacy files."""
+        for (sha256,) in self._db.execute("SELECT sha256 FROM objects"):
+            yield sha256
+        legacy = self.root / "objects"
+        if legacy.is_dir():
+            for folder in sorted(legacy.iterdir()):
+                if folder.is_dir():
+                    yield from sorted(p.name for p in folder.iterdir() if p.is_file())
+
+    def is_empty(self) -> bool:
+        return next(self.shas(), None) is None
+
+    def arrivals(self) -> list[Arrival]:
+        """Every arrival kept, in the order received."""
+        rows = self._db.execute(
+            "SELECT sha256, source_name, size, mtime_ns, received_at FROM arrivals ORDER BY id"
+        )
+        return [
+            Arrival(sha, name, size, mtime_ns, dt.datetime.fromisoformat(received))
+            for sha, name, size, mtime_ns, received in rows
+        ]
+
+    def arrival_count(self) -> int:
+        count: int = self._db.execute("SELECT COUNT(*) FROM arrivals").fetchone()[0]
+        return count
 
     def _legacy(self, sha256: str) -> Path:
         return self.root / "objects" / sha256[:2] / sha256

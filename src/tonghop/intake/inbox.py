@@ -36,7 +36,7 @@ from tonghop.intake._files import (
     strange_note,
     write_note,
 )
-from tonghop.intake.archive import Archive, fsync_dir
+from tonghop.intake.archive import Archive, Arrival, fsync_dir
 from tonghop.intake.checks import CheckResult, check_against_previous, check_content
 from tonghop.intake.feedback import feedback_file_name, write_feedback, write_unreadable_note
 from tonghop.intake.reader import Unreadable, read_workbook
@@ -176,7 +176,12 @@ class Intake:
     ) -> list[IntakeResult]:
         # Bytes first, durably (one commit for the batch), before anything is recorded.
         self.archive.put_batch(
-            {a.sha256: a.data for a in arrived if a.data is not None and a.sha256 is not None}
+            {a.sha256: a.data for a in arrived if a.data is not None and a.sha256 is not None},
+            [
+                Arrival(a.sha256, a.source_name, a.stat.st_size, a.stat.st_mtime_ns, a.received)
+                for a in arrived
+                if a.sha256 is not None
+            ],
         )
         if crash_hook:
             crash_hook("after-archive")
