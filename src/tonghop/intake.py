@@ -27,7 +27,7 @@ from .feedback import feedback_file_name, write_feedback, write_unreadable_note
 from .form import FormSpec
 from .layout import Layout
 from .ledger import Ledger, Outcome, Submission
-from .periods import Period
+from .periods import Period, local_now
 from .problems import Level, Problem
 from .reader import Unreadable, read_workbook
 
@@ -37,10 +37,6 @@ Clock = Callable[[], dt.datetime]
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _IGNORED_NAMES = {"desktop.ini", "thumbs.db", ".ds_store"}
 _TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", "~")
-
-
-def local_now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
 
 
 def is_ignored(path: Path) -> bool:

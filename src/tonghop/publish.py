@@ -10,9 +10,8 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .aggregate import Aggregate, aggregate, counted_from
+from .aggregate import Aggregate, Counted, aggregate, load_counted
 from .config import Config
 from .context import report_context
 from .errors import TonghopError
@@ -50,8 +49,8 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def build(
     workspace: Layout, config: Config, form: FormSpec, ledger: Ledger, period: Period
-) -> tuple[Aggregate, list[Any]]:
-    returns = counted_from(ledger.counted())
+) -> tuple[Aggregate, list[Counted]]:
+    returns = load_counted(ledger, config, period)
     return aggregate(form, config, returns, period), returns
 
 

@@ -14,21 +14,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .blank import form_file_name, write_blank_form
-from .checks import CheckResult, check_workbook
 from .config import Branch, Config
 from .errors import ConfigError, UsageError
 from .form import FormSpec, Total, load_form
-from .intake import Intake, IntakeResult, local_now
 from .layout import Layout
 from .ledger import Ledger
 from .locking import FileLock
-from .periods import Period
-from .publish import Published, publish, write_status_page
-from .reader import Unreadable, read_workbook
-from .status import PeriodStatus, period_status
+from .periods import Period, local_now
+
+if TYPE_CHECKING:
+    # Imported where they are used: the form writer and the intake bring openpyxl and the
+    # reader (about 0.1 s of imports) that `tonghop report` and `tonghop status` never use.
+    from .checks import CheckResult
+    from .intake import Intake, IntakeResult
+    from .publish import Published
+    from .status import PeriodStatus
 
 Clock = Callable[[], dt.datetime]
 
@@ -105,6 +107,8 @@ class Workspace:
         return FileLock(self.layout.archive / "watch.lock", what="trình theo dõi inbox")
 
     def intake(self) -> Intake:
+        from .intake import Intake
+
         return Intake(self.layout, self.config, self.form, self.ledger, clock=self.clock)
 
     def close(self) -> None:
@@ -149,6 +153,9 @@ class Workspace:
 
     def check_files(self, paths: Iterable[Path]) -> list[FileCheck]:
         """Check files as the intake would, storing nothing."""
+        from .checks import check_workbook
+        from .reader import Unreadable, read_workbook
+
         today = self.clock().date()
         previous = self.ledger.previous_values if self.has_ledger() else None
         checks = []
@@ -180,6 +187,8 @@ class Workspace:
 
     def make_forms(self, period: Period, branch_codes: Sequence[str] = ()) -> FormsMade:
         """One pre-filled workbook per branch (or per named branch) in outbox/KỲ/bieu-mau/."""
+        from .blank import form_file_name, write_blank_form
+
         branches = [self.branch(c) for c in branch_codes] or list(self.config.branches)
         folder = self.layout.period_outbox(period) / "bieu-mau"
         paths = [
@@ -196,9 +205,13 @@ class Workspace:
         return FormsMade(folder, paths, period)
 
     def status(self, period: Period) -> PeriodStatus:
+        from .status import period_status
+
         return period_status(self.config, self.ledger, period, self.clock())
 
     def write_status_page(self, period: Period) -> Path:
+        from .publish import write_status_page
+
         page, _ = write_status_page(self.layout, self.config, self.ledger, period, self.clock())
         return page
 
@@ -206,6 +219,8 @@ class Workspace:
         self, period: Period, *, report_date: dt.date | None = None, pdf: bool = True
     ) -> Published:
         """Rebuild every output of ``period``: the report, the figures workbook, the status."""
+        from .publish import publish
+
         return publish(
             self.layout,
             self.config,
