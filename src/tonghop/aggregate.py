@@ -160,12 +160,15 @@ def _combine(plan: _Plan, chosen: list[Counted]) -> dict[str, Any]:
             values[fid] = sum(column)
         elif present := [v for v in column if v is not None]:
             values[fid] = sum(present)
+    # the first value present, oldest first for stock_start, newest first for the others
     firsts = zip(*[list(map(source.get, plan.firsts)) for source in sources], strict=True)
-    for fid, column in zip(plan.firsts, firsts, strict=True):
-        values[fid] = next((v for v in column if v is not None), None)
     lasts = zip(*[list(map(source.get, plan.lasts)) for source in sources[::-1]], strict=True)
-    for fid, column in zip(plan.lasts, lasts, strict=True):
-        values[fid] = next((v for v in column if v is not None), None)
+    for fids, columns in ((plan.firsts, firsts), (plan.lasts, lasts)):
+        for fid, column in zip(fids, columns, strict=True):
+            for value in column:
+                if value is not None:
+                    values[fid] = value
+                    break
     return values
 
 
