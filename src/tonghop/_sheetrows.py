@@ -16,6 +16,7 @@ import math
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,18 @@ _SPECIAL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|
 _LONGEST_PLAIN_TEXT = 32767 // 2  # XlsxWriter cuts text at 32,767 UTF-16 units: leave it that
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """How to write a row whose cells have given types: one format string for the row."""
+
+    template: str  # "{0}" the row number, then one field per cell present
+    present: tuple[int, ...]  # the columns written (None leaves a cell out)
+    texts: tuple[tuple[int, str], ...]  # (field, column letter) of each text cell
+    floats: tuple[int, ...]  # columns holding floats (must be finite)
+    numbers: int  # how many number cells
+    every: bool  # every cell is written: no None among them
+
+
 class SheetRows:
     """The plain rows of one sheet, kept as XML until the workbook is closed."""
 
@@ -35,34 +48,67 @@ class SheetRows:
         from xlsxwriter.utility import xl_col_to_name
 
         self._letters = [xl_col_to_name(col) for col in range(columns)]
+        self._shapes: dict[tuple[type, ...], _Shape | None] = {}
         self._pending: list[str] = []
         self.chunks: dict[int, str] = {}  # row XlsxWriter wrote -> the plain rows before it
 
     def add(self, row: int, cells: Sequence[Any]) -> bool:
         """Keep row ``row`` (0-based, cells from column A) if it is plain; False: write it
         with XlsxWriter, at this row, and call :meth:`written` for it."""
+        kinds = tuple(map(type, cells))
+        if kinds not in self._shapes:
+            self._shapes[kinds] = self._shape(kinds)
+        shape = self._shapes[kinds]
+        if shape is None:  # booleans, dates, decimals...: XlsxWriter's own rules
+            return False
+        if shape.floats and not all(math.isfinite(cells[col]) for col in shape.floats):
+            return False  # NaN and infinities become error cells
         number = str(row + 1)
-        parts = [f'<row r="{number}">']
-        for letter, value in zip(self._letters, cells, strict=False):
-            kind = type(value)
-            if value is None or (kind is str and not value):
-                continue  # XlsxWriter leaves an unformatted blank out
-            if kind is int or (kind is float and math.isfinite(value)):
-                parts.append(f'<c r="{letter}{number}"><v>{value:.16G}</v></c>')
-            elif kind is str:
-                if len(value) > _LONGEST_PLAIN_TEXT or _SPECIAL_TEXT.search(value):
-                    return False
-                space = ' xml:space="preserve"' if value[0].isspace() or value[-1].isspace() else ""
-                text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                parts.append(
-                    f'<c r="{letter}{number}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
-                )
-            else:  # booleans, NaN, infinities, dates, decimals...: XlsxWriter's own rules
+        fields = [number, *cells] if shape.every else [number, *(cells[c] for c in shape.present)]
+        for field, letter in shape.texts:
+            value = fields[field]
+            if not value:  # XlsxWriter leaves an unformatted blank out
+                fields[field] = ""
+                continue
+            if len(value) > _LONGEST_PLAIN_TEXT or _SPECIAL_TEXT.search(value):
                 return False
-        if len(parts) > 1:  # XlsxWriter writes no row without a cell
-            parts.append("</row>")
-            self._pending.append("".join(parts))
+            space = ' xml:space="preserve"' if value[0].isspace() or value[-1].isspace() else ""
+            text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            fields[field] = (
+                f'<c r="{letter}{number}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+            )
+        if shape.numbers or any(fields[field] for field, _ in shape.texts):
+            self._pending.append(shape.template.format(*fields))
+        # else: no cell at all, and XlsxWriter writes no row without a cell
         return True
+
+    def _shape(self, kinds: tuple[type, ...]) -> _Shape | None:
+        pieces = ['<row r="{0}">']
+        present: list[int] = []
+        texts: list[tuple[int, str]] = []
+        floats: list[int] = []
+        if len(kinds) > len(self._letters):
+            return None
+        for col, kind in enumerate(kinds):
+            if kind is type(None):
+                continue
+            field = len(present) + 1
+            letter = self._letters[col]
+            if kind is int or kind is float:
+                # exactly XlsxWriter's number format
+                pieces.append(f'<c r="{letter}{{0}}"><v>{{{field}:.16G}}</v></c>')
+                if kind is float:
+                    floats.append(col)
+            elif kind is str:
+                pieces.append(f"{{{field}}}")
+                texts.append((field, letter))
+            else:
+                return None
+            present.append(col)
+        pieces.append("</row>")
+        numbers = len(present) - len(texts)
+        every = len(present) == len(kinds)
+        return _Shape("".join(pieces), tuple(present), tuple(texts), tuple(floats), numbers, every)
 
     def written(self, row: int) -> None:
         """XlsxWriter wrote row ``row``: the plain rows kept so far go before it."""
