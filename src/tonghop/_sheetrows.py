@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = ["SheetRows", "splice_rows"]
 # _xHHHH_), text already looking like such an escape, the two non-characters, and "<r>..</r>"
 # (written as rich text); none of it is in ordinary names. Tab and newline are plain.
 _SPECIAL_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^<r>")
+_EXACT = 2**53  # whole numbers a float holds exactly
 _LONGEST_PLAIN_TEXT = 32767 // 2  # XlsxWriter cuts text at 32,767 UTF-16 units: leave it that
 
 
@@ -37,6 +39,7 @@ class _Shape:
     present: tuple[int, ...]  # the columns written (None leaves a cell out)
     texts: tuple[tuple[int, str], ...]  # (field, column letter) of each text cell
     floats: tuple[int, ...]  # columns holding floats (must be finite)
+    ints: Callable[[Sequence[Any]], tuple[int, ...]]  # the row's whole numbers
     numbers: int  # how many number cells
     every: bool  # every cell is written: no None among them
 
@@ -63,6 +66,8 @@ class SheetRows:
             return False
         if shape.floats and not all(math.isfinite(cells[col]) for col in shape.floats):
             return False  # NaN and infinities become error cells
+        if max(map(abs, shape.ints(cells)), default=0) >= _EXACT:
+            return False  # past 2**53 XlsxWriter's float formatting rounds
         number = str(row + 1)
         fields = [number, *cells] if shape.every else [number, *(cells[c] for c in shape.present)]
         for field, letter in shape.texts:
@@ -87,6 +92,7 @@ class SheetRows:
         present: list[int] = []
         texts: list[tuple[int, str]] = []
         floats: list[int] = []
+        ints: list[int] = []
         if len(kinds) > len(self._letters):
             return None
         for col, kind in enumerate(kinds):
@@ -94,11 +100,12 @@ class SheetRows:
                 continue
             field = len(present) + 1
             letter = self._letters[col]
-            if kind is int or kind is float:
-                # exactly XlsxWriter's number format
+            if kind is int:  # below 2**53, the digits of XlsxWriter's format {:.16G}
+                pieces.append(f'<c r="{letter}{{0}}"><v>{{{field}}}</v></c>')
+                ints.append(col)
+            elif kind is float:  # exactly XlsxWriter's number format
                 pieces.append(f'<c r="{letter}{{0}}"><v>{{{field}:.16G}}</v></c>')
-                if kind is float:
-                    floats.append(col)
+                floats.append(col)
             elif kind is str:
                 pieces.append(f"{{{field}}}")
                 texts.append((field, letter))
@@ -108,7 +115,12 @@ class SheetRows:
         pieces.append("</row>")
         numbers = len(present) - len(texts)
         every = len(present) == len(kinds)
-        return _Shape("".join(pieces), tuple(present), tuple(texts), tuple(floats), numbers, every)
+        pick: Callable[[Sequence[Any]], tuple[int, ...]] = (
+            itemgetter(*ints) if len(ints) > 1 else lambda cells: tuple(cells[c] for c in ints)
+        )
+        return _Shape(
+            "".join(pieces), tuple(present), tuple(texts), tuple(floats), pick, numbers, every
+        )
 
     def written(self, row: int) -> None:
         """XlsxWriter wrote row ``row``: the plain rows kept so far go before it."""

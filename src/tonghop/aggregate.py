@@ -45,7 +45,9 @@ class BranchFigures:
 
 def counted_from(submissions: Iterable[Submission]) -> list[Counted]:
     out = []
-    periods: dict[str, Period | None] = {}  # one Period per code: its dates are worked out once
+    periods: dict[
+        str | None, Period | None
+    ] = {}  # one Period per code: its dates are worked out once
     for sub in submissions:
         if sub.period not in periods:
             periods[sub.period] = sub.period_obj
