@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from openpyxl import load_workbook
@@ -58,3 +59,24 @@ def test_workbook_has_both_sheets_with_every_branch_and_the_totals(tmp_path, for
     assert term["A1"].value == "Lũy kế từ đầu nhiệm kỳ 2020-2025 đến hết 6 tháng đầu năm 2024"
     lt1 = next(r for r in term.iter_rows(values_only=True) if r[1] == "LT1")
     assert lt1[4 + keys.index("admitted")] == 7
+
+
+def test_hundreds_of_branches_in_order_with_their_values(tmp_path, form, workspace):
+    """300 branches, every tenth with a boolean among its figures: every row in its place."""
+    from tonghop.config import Branch
+
+    branches = [Branch(f"B{i:03d}", f"Chi bộ {i}") for i in range(300)]
+    config = dataclasses.replace(workspace.load_config(), branches=tuple(branches))
+    returns = [counted(b.code, "2024-H1", admitted=i % 7) for i, b in enumerate(branches)]
+    agg = aggregate(form, config, returns, Period.parse("2024-H1"))
+    for i, row in enumerate(agg.rows):
+        if i % 10 == 3:
+            row.values["admitted"] = True
+    path = write_aggregate_workbook(agg, form, config, tmp_path / "many.xlsx")
+    sheet = load_workbook(path)["Trong kỳ"]
+    lines = list(sheet.iter_rows(min_row=4, values_only=True))
+    assert [line[1] for line in lines[:-1]] == [b.code for b in branches]
+    column = 4 + [f.id for f in form.number_fields(agg.period.kind)].index("admitted")
+    assert [line[column] for line in lines[:-1]] == [
+        True if i % 10 == 3 else i % 7 for i in range(300)
+    ]

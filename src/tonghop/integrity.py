@@ -37,7 +37,6 @@ from tonghop.config import Config
 from tonghop.errors import DiskFull, LedgerDamaged, StorageError, StorageReadOnly
 from tonghop.form import FormSpec
 from tonghop.intake.archive import Archive, Arrival, fsync_dir
-from tonghop.intake.inbox import Intake
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger, ledger_damaged
 
@@ -317,6 +316,8 @@ def _rejudge(
     form: FormSpec,
 ) -> None:
     """Take ``arrival`` again through the intake, in the scratch workspace."""
+    from tonghop.intake.inbox import Intake  # (the intake brings openpyxl: only when needed)
+
     name = PurePosixPath(arrival.source_name)
     if name.is_absolute() or ".." in name.parts:
         name = PurePosixPath(name.name)
@@ -360,6 +361,8 @@ def _retake_oversize(
 ) -> None:
     """Take a kept oversize file again: a hard link to it in the scratch inbox/ (same inode,
     size and time, so the intake keeps it under the very same name, without copying it)."""
+    from tonghop.intake.inbox import Intake
+
     path = scratch.inbox / name
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -191,6 +191,11 @@ class Period:
         return self.sort_key() >= other.sort_key()
 
 
+def local_now() -> dt.datetime:
+    """The workspace clock by default: local time to the second, as the ledger records it."""
+    return dt.datetime.now().replace(microsecond=0)
+
+
 def roman(number: int) -> str:
     """Roman numeral for 1..39, as Party documents use for quarters and section numbers."""
     if not 1 <= number <= 39:

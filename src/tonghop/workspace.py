@@ -15,16 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tonghop.blank import form_file_name, write_blank_form
 from tonghop.config import Branch, Config
 from tonghop.errors import ConfigError, UsageError
 from tonghop.form import FormSpec, Total, load_form
 from tonghop.intake.archive import OBJECTS_NAME, Archive, archive_damaged
-from tonghop.intake.checks import CheckResult, check_workbook
-from tonghop.intake.inbox import Intake, IntakeResult, local_now
-from tonghop.intake.reader import Unreadable, read_workbook
 from tonghop.integrity import (
     RebuildResult,
     VerifyResult,
@@ -38,9 +34,15 @@ from tonghop.integrity import (
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger, ledger_damaged
 from tonghop.locking import FileLock
-from tonghop.periods import Period
-from tonghop.report.publish import Published, publish, write_status_page
-from tonghop.report.status import PeriodStatus, period_status
+from tonghop.periods import Period, local_now
+
+if TYPE_CHECKING:
+    # Imported where they are used: the form writer and the intake bring openpyxl and the
+    # reader (about 0.1 s of imports) that `tonghop report` and `tonghop status` never use.
+    from tonghop.intake.checks import CheckResult
+    from tonghop.intake.inbox import Intake, IntakeResult
+    from tonghop.report.publish import Published
+    from tonghop.report.status import PeriodStatus
 
 Clock = Callable[[], dt.datetime]
 log = logging.getLogger("tonghop.workspace")
@@ -164,6 +166,8 @@ class Workspace:
     def intake(self) -> Intake:
         """The intake, after :meth:`check_ledger` (every intake, ``process`` or ``watch``,
         starts here)."""
+        from tonghop.intake.inbox import Intake
+
         self.check_ledger()
         return Intake(
             self.layout, self.config, self.form, self.ledger, clock=self.clock, archive=self.archive
@@ -230,6 +234,9 @@ class Workspace:
 
     def check_files(self, paths: Iterable[Path]) -> list[FileCheck]:
         """Check files as the intake would, storing nothing."""
+        from tonghop.intake.checks import check_workbook
+        from tonghop.intake.reader import Unreadable, read_workbook
+
         today = self.clock().date()
         previous = self.ledger.previous_values if self.has_ledger() else None
         checks = []
@@ -261,6 +268,8 @@ class Workspace:
 
     def make_forms(self, period: Period, branch_codes: Sequence[str] = ()) -> FormsMade:
         """One pre-filled workbook per branch (or per named branch) in outbox/KỲ/bieu-mau/."""
+        from tonghop.blank import form_file_name, write_blank_form
+
         branches = [self.branch(c) for c in branch_codes] or list(self.config.branches)
         folder = self.layout.period_outbox(period) / "bieu-mau"
         paths = [
@@ -277,9 +286,13 @@ class Workspace:
         return FormsMade(folder, paths, period)
 
     def status(self, period: Period) -> PeriodStatus:
+        from tonghop.report.status import period_status
+
         return period_status(self.config, self.ledger, period, self.clock())
 
     def write_status_page(self, period: Period) -> Path:
+        from tonghop.report.publish import write_status_page
+
         page, _ = write_status_page(self.layout, self.config, self.ledger, period, self.clock())
         return page
 
@@ -287,6 +300,8 @@ class Workspace:
         self, period: Period, *, report_date: dt.date | None = None, pdf: bool = True
     ) -> Published:
         """Rebuild every output of ``period``: the report, the figures workbook, the status."""
+        from tonghop.report.publish import publish
+
         return publish(
             self.layout,
             self.config,

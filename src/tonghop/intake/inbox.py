@@ -42,7 +42,7 @@ from tonghop.intake.feedback import feedback_file_name, write_feedback, write_un
 from tonghop.intake.reader import Unreadable, read_workbook
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger, Outcome, Submission
-from tonghop.periods import Period
+from tonghop.periods import Period, local_now
 from tonghop.problems import Level, Problem
 
 __all__ = [
@@ -68,10 +68,6 @@ FAILED_MESSAGE = (
     "của chi bộ). Tệp đã được lưu lại nguyên vẹn để Văn phòng Đảng ủy kiểm tra. Hãy báo "
     "Văn phòng Đảng ủy; không cần sửa tệp."
 )
-
-
-def local_now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
 
 
 @dataclass

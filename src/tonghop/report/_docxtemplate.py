@@ -373,7 +373,9 @@ def _check_well_formed(data: bytes) -> None:
 def _after_render(xml: str) -> str:
     """What docxtpl's render_xml_part does to Jinja's output."""
     xml = xml.replace("\n<w:p ", "<w:p ").replace("\n<w:p>", "<w:p>")
-    if "{_" in xml or "_}" in xml:  # docxtpl's escapes for a literal {{ }} or {% %}
+    # docxtpl's escapes for a literal {{ }} or {% %}; a one-character search first, because
+    # searching 15 MB for two characters costs 25 ms and most reports have no "_" at all
+    if "_" in xml and ("{_" in xml or "_}" in xml):
         xml = (
             xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
         )

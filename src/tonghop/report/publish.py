@@ -10,7 +10,6 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tonghop.config import Config
 from tonghop.errors import TonghopError
@@ -18,7 +17,7 @@ from tonghop.form import FormSpec
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger
 from tonghop.periods import Period
-from tonghop.report.aggregate import Aggregate, aggregate, counted_from
+from tonghop.report.aggregate import Aggregate, Counted, aggregate, load_counted
 from tonghop.report.context import report_context
 from tonghop.report.render import ReportError, render_report, write_pdf
 from tonghop.report.status import PeriodStatus, period_status, render_status_html
@@ -50,8 +49,8 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def build(
     workspace: Layout, config: Config, form: FormSpec, ledger: Ledger, period: Period
-) -> tuple[Aggregate, list[Any]]:
-    returns = counted_from(ledger.counted())
+) -> tuple[Aggregate, list[Counted]]:
+    returns = load_counted(ledger, config, period)
     return aggregate(form, config, returns, period), returns
 
 
@@ -107,10 +106,10 @@ def publish(
 
 
 # --- the aggregate workbook --------------------------------------------------------------
-# XlsxWriter, row by row in constant-memory mode: each row goes to disk as it is written, and
-# only the few heading and total cells carry a format. (openpyxl's write-only mode makes a
-# cell object per value and took 1.2 s for 5,000 branches against 0.95 s here; XlsxWriter
-# also imports in a quarter of the time. Measured by bench/report_bench.py --workbook.)
+# XlsxWriter in constant-memory mode: each row goes to disk as it is written, and only the few
+# heading and total cells carry a format. (openpyxl's write-only mode makes a cell object per
+# value and took 1.2 s for 5,000 branches against 0.95 s for XlsxWriter, which also imports in
+# a quarter of the time.) Measured by bench/report_bench.py --workbook.
 _BOOK_OPTIONS = {
     "constant_memory": True,
     # a branch's name or a figure is data, never a formula or a link

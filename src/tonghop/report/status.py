@@ -82,7 +82,7 @@ def deadline_of(config: Config, period: Period) -> dt.date:
 def period_status(config: Config, ledger: Ledger, period: Period, now: dt.datetime) -> PeriodStatus:
     deadline = deadline_of(config, period)
     by_branch: dict[str, list[Submission]] = {}
-    for sub in ledger.for_period(period):
+    for sub in ledger.for_period(period, values=False):
         if sub.branch_code:
             by_branch.setdefault(sub.branch_code, []).append(sub)
     rows = []
