@@ -219,7 +219,7 @@ def openpyxl_book(agg, form, config, path: Path) -> None:
 PHASES = """
 import sys, time
 started = time.perf_counter()
-import tonghop.cli as cli, tonghop.publish as publish
+import tonghop.cli as cli, tonghop.report.publish as publish
 imported = time.perf_counter() - started
 spent = {}
 def timed(owner, name, label):

@@ -1,22 +1,34 @@
 """Taking what branches send: read (:mod:`.reader`, with the package pre-check), check
 (:mod:`.checks`, :mod:`.values`), keep (:mod:`.archive`), answer (:mod:`.feedback`), and the
-intake that orders them so that nothing is lost or counted twice (:mod:`.inbox`)."""
+intake that orders them so that nothing is lost or counted twice (:mod:`.inbox`).
 
-from tonghop.intake.archive import Archive
-from tonghop.intake.checks import CheckResult, check_workbook
-from tonghop.intake.inbox import Intake, IntakeResult, scan_inbox
-from tonghop.intake.reader import Cell, Unreadable, Workbook, precheck, read_workbook
+The names below are imported on first use, so that importing one module of the package
+does not import them all.
+"""
 
-__all__ = [
-    "Archive",
-    "Cell",
-    "CheckResult",
-    "Intake",
-    "IntakeResult",
-    "Unreadable",
-    "Workbook",
-    "check_workbook",
-    "precheck",
-    "read_workbook",
-    "scan_inbox",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_PUBLIC = {
+    "Archive": "tonghop.intake.archive",
+    "Cell": "tonghop.intake.reader",
+    "CheckResult": "tonghop.intake.checks",
+    "Intake": "tonghop.intake.inbox",
+    "IntakeResult": "tonghop.intake.inbox",
+    "Unreadable": "tonghop.intake.reader",
+    "Workbook": "tonghop.intake.reader",
+    "check_workbook": "tonghop.intake.checks",
+    "precheck": "tonghop.intake.reader",
+    "read_workbook": "tonghop.intake.reader",
+    "scan_inbox": "tonghop.intake.inbox",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -1,20 +1,33 @@
 """The committee's outputs for a period: the figures added up (:mod:`.aggregate`), the data
 the Word template receives (:mod:`.context`), the report itself (:mod:`.render`, on docxtpl,
 with :mod:`.vnformat`), the submission status (:mod:`.status`) and all of them written into
-outbox/ (:mod:`.publish`)."""
+outbox/ (:mod:`.publish`).
 
-from tonghop.report.aggregate import Aggregate, aggregate
-from tonghop.report.publish import Published, publish
-from tonghop.report.render import render_report, write_pdf
-from tonghop.report.status import PeriodStatus, period_status
+The functions ``aggregate`` and ``publish`` are not re-exported here: they would hide the
+modules of the same names.
 
-__all__ = [
-    "Aggregate",
-    "PeriodStatus",
-    "Published",
-    "aggregate",
-    "period_status",
-    "publish",
-    "render_report",
-    "write_pdf",
-]
+The names below are imported on first use, so that importing one module of the package
+does not import them all.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_PUBLIC = {
+    "Aggregate": "tonghop.report.aggregate",
+    "PeriodStatus": "tonghop.report.status",
+    "Published": "tonghop.report.publish",
+    "period_status": "tonghop.report.status",
+    "render_report": "tonghop.report.render",
+    "write_pdf": "tonghop.report.render",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)
