@@ -404,3 +404,186 @@ def test_a_hostile_workbook_is_prechecked_before_openpyxl_opens_it(tmp_path: Pat
     problems = [Problem("error", "Tệp quá lớn.")]
     out = write_feedback(source, problems, tmp_path / "out.xlsx", verdict="rejected")
     assert openpyxl.load_workbook(out).sheetnames == [FEEDBACK_SHEET]  # a fresh workbook
+
+
+# --- bounded: what openpyxl would build is checked before it loads anything ------------------
+
+
+def rewrite(source: Path, target: Path, sheet: Any = None, book: Any = None) -> Path:
+    """A copy of the workbook ``source`` whose first sheet's XML (``sheet``) and workbook part
+    (``book``) went through the given str -> str edits."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml" and sheet is not None:
+                data = sheet(data.decode()).encode()
+            if item.filename == "xl/workbook.xml" and book is not None:
+                data = book(data.decode()).encode()
+            dst.writestr(item.filename, data)
+    return target
+
+
+def _after(marker: str, extra: str) -> Any:
+    return lambda xml: xml.replace(marker, marker + extra, 1)
+
+
+def _before(marker: str, extra: str) -> Any:
+    return lambda xml: xml.replace(marker, extra + marker, 1)
+
+
+_CF = '<cfRule type="expression" priority="1"><formula>TRUE</formula></cfRule>'
+MANY = 100_000
+# Each kind of range openpyxl builds objects from (or might), at its hostile extreme. The
+# value: an edit of the first sheet's XML, or ("book", an edit of xl/workbook.xml).
+HOSTILE_EDITS: dict[str, Any] = {
+    "merge E1:XFD1048576": _after("<mergeCells", ' x="1"><mergeCell ref="E1:XFD1048576"/><a'),
+    "merge E1:Z200000": _after("</mergeCells>", ""),  # replaced below (needs a mergeCell)
+    "merge written with character references": _before(
+        "</mergeCells>", '<mergeCell ref="E1&#58;XFD1048576"/>'
+    ),
+    "60 000 small merges": _before(
+        "</mergeCells>", "".join(f'<mergeCell ref="F{i}:G{i}"/>' for i in range(1, 60_001))
+    ),
+    "hyperlink A1:XFD1048576": _after(
+        "</dataValidations>",
+        '<hyperlinks><hyperlink ref="A1:XFD1048576" location="A1" display="x"/></hyperlinks>',
+    ),
+    "conditional format of the whole sheet": _after(
+        "</mergeCells>",
+        f'<conditionalFormatting sqref="A1:XFD1048576">{_CF}</conditionalFormatting>',
+    ),
+    "conditional format of 100 000 ranges": _after(
+        "</mergeCells>",
+        '<conditionalFormatting sqref="'
+        + " ".join(f"F{i}" for i in range(1, MANY + 1))
+        + f'">{_CF}</conditionalFormatting>',
+    ),
+    "validation of the whole sheet": _before(
+        "</dataValidations>",
+        '<dataValidation type="whole" sqref="A1:XFD1048576"><formula1>0</formula1>'
+        "</dataValidation>",
+    ),
+    "validation of 100 000 ranges": _before(
+        "</dataValidations>",
+        '<dataValidation type="whole" sqref="'
+        + " ".join(f"F{i}" for i in range(1, MANY + 1))
+        + '"><formula1>0</formula1></dataValidation>',
+    ),
+    "dimension of the whole sheet": lambda xml: xml.replace(
+        '<dimension ref="A1:D58"/>', '<dimension ref="A1:XFD1048576"/>'
+    ),
+    "one column definition over every column": _before(
+        "</cols>", '<col min="5" max="16384" width="9" customWidth="1"/>'
+    ),
+    "16 380 column definitions": _before(
+        "</cols>",
+        "".join(f'<col min="{i}" max="{i}" width="9" customWidth="1"/>' for i in range(5, 16_385)),
+    ),
+    "a row at 1 048 576": _before("</sheetData>", '<row r="1048576" ht="30" customHeight="1"/>'),
+    "200 000 empty rows with a height": _before(
+        "</sheetData>",
+        "".join(f'<row r="{i}" ht="20" customHeight="1"/>' for i in range(100, 200_100)),
+    ),
+    "100 000 styled empty cells": _before(
+        "</sheetData>",
+        "".join(f'<row r="{i}"><c r="E{i}" s="1"/></row>' for i in range(100, MANY + 100)),
+    ),
+    "print area of the whole sheet": (
+        "book",
+        lambda xml: xml.replace("'Báo cáo'!$B$1:$D$58", "'Báo cáo'!$A:$XFD"),
+    ),
+    "print area of 5 000 ranges": (
+        "book",
+        lambda xml: xml.replace(
+            "'Báo cáo'!$B$1:$D$58", ",".join(f"'Báo cáo'!$F${i}" for i in range(1, 5_001))
+        ),
+    ),
+}
+HOSTILE_EDITS["merge E1:XFD1048576"] = _before("</mergeCells>", '<mergeCell ref="E1:XFD1048576"/>')
+HOSTILE_EDITS["merge E1:Z200000"] = _before("</mergeCells>", '<mergeCell ref="E1:Z200000"/>')
+
+
+def hostile_return(folder: Path, kind: str) -> tuple[Path, dict[str, str]]:
+    """A filled return with one hostile range of ``kind`` added (see HOSTILE_EDITS)."""
+    source, cells = filled_return(folder, "base.xlsx")
+    edit = HOSTILE_EDITS[kind]
+    target = folder / "hostile.xlsx"
+    if isinstance(edit, tuple):
+        return rewrite(source, target, book=edit[1]), cells
+    return rewrite(source, target, sheet=edit), cells
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_EDITS))
+def test_hostile_ranges_still_get_their_feedback(tmp_path: Path, kind: str) -> None:
+    """Replaces nothing; the figures (time, peak RSS) are in bench/feedback_bench.py."""
+    from tonghop.intake.reader import Unreadable, precheck, read_workbook
+
+    source, cells = hostile_return(tmp_path, kind)
+    precheck(source.read_bytes())  # the pre-check lets it through: only openpyxl would choke
+    problems = problems_for(cells)
+    out = write_feedback(source, problems, tmp_path / "fb.xlsx", verdict="rejected")
+    wb = openpyxl.load_workbook(out)
+    texts = sheet_texts(wb[FEEDBACK_SHEET])
+    assert all(p.message in texts for p in problems)
+    try:
+        read_workbook(source)
+    except Unreadable:  # calamine refuses it too: the list of problems is the answer
+        assert wb.sheetnames == [FEEDBACK_SHEET]
+        return
+    assert wb.sheetnames == [FEEDBACK_SHEET, SHEET]
+    ws = wb[SHEET]
+    # Annotated or copied, the branch sees its values and the marked cells.
+    assert ws[cells["members_end"]].value == 50
+    assert rgb(ws[cells["members_end"]]) == ERROR_FILL_COLOR
+    assert problems[0].message in ws[cells["members_end"]].comment.text
+    assert rgb(ws[cells["confirmed"]]) == WARNING_FILL_COLOR
+    assert len(ws._cells) < 60_000 and len(ws.merged_cells.ranges) < 100
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "merge E1:XFD1048576",
+        "merge E1:Z200000",
+        "60 000 small merges",
+        "hyperlink A1:XFD1048576",
+        "100 000 styled empty cells",
+        "print area of 5 000 ranges",
+    ],
+)
+def test_past_the_bounds_the_feedback_is_a_copy_of_the_values(tmp_path: Path, kind: str) -> None:
+    source, cells = hostile_return(tmp_path, kind)
+    out = write_feedback(source, problems_for(cells), tmp_path / "fb.xlsx", verdict="rejected")
+    wb = openpyxl.load_workbook(out)
+    assert any("bản sao số liệu" in t for t in sheet_texts(wb[FEEDBACK_SHEET]))
+    copy = wb[SHEET]
+    assert copy[cells["branch_code"]].value == "LT1"
+    assert copy[cells["admitted"]].value == 3
+    assert not copy.merged_cells.ranges  # values only: none of the original's structure
+
+
+def test_a_usual_return_is_annotated_in_place(tmp_path: Path) -> None:
+    source, cells = filled_return(tmp_path)
+    out = write_feedback(source, problems_for(cells), tmp_path / "fb.xlsx", verdict="rejected")
+    wb = openpyxl.load_workbook(out)
+    assert not any("bản sao số liệu" in t for t in sheet_texts(wb[FEEDBACK_SHEET]))
+    assert wb[SHEET].merged_cells.ranges  # the branch's own layout
+
+
+def test_the_copy_keeps_odd_sheet_names_apart_from_the_feedback_sheet(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.title = FEEDBACK_SHEET  # a branch that renamed its sheet like ours
+    wb.active["C5"] = 7
+    wb.active.merge_cells("E1:F2")
+    wb.save(tmp_path / "base.xlsx")
+    rewrite(
+        tmp_path / "base.xlsx",
+        tmp_path / "odd.xlsx",
+        sheet=lambda xml: xml.replace('ref="E1:F2"', 'ref="E1:Z200000"'),
+    )
+    problems = [Problem("error", "Sai số.", sheet=FEEDBACK_SHEET, cell="C5")]
+    out = write_feedback(tmp_path / "odd.xlsx", problems, tmp_path / "fb.xlsx", verdict="x")
+    result = openpyxl.load_workbook(out)
+    assert result.sheetnames[0] == FEEDBACK_SHEET and len(result.sheetnames) == 2
+    copy = result[result.sheetnames[1]]
+    assert copy["C5"].value == 7 and copy["C5"].comment is not None

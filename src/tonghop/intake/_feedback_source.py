@@ -268,7 +268,8 @@ def values_copy(
             continue
         calamine_sheet = book.get_sheet_by_name(name)
         top, left = calamine_sheet.start or (0, 0)
-        for row_index, row in enumerate(calamine_sheet.iter_rows(), top + 1):
+        # as the reader reads it: the grid from the first used cell (iter_rows starts at row 1)
+        for row_index, row in enumerate(calamine_sheet.to_python(), top + 1):
             for col_index, value in enumerate(row, left + 1):
                 if value == "" or value is None:
                     continue
