@@ -9,6 +9,7 @@ import unicodedata
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -436,8 +437,8 @@ MANY = 100_000
 # Each kind of range openpyxl builds objects from (or might), at its hostile extreme. The
 # value: an edit of the first sheet's XML, or ("book", an edit of xl/workbook.xml).
 HOSTILE_EDITS: dict[str, Any] = {
-    "merge E1:XFD1048576": _after("<mergeCells", ' x="1"><mergeCell ref="E1:XFD1048576"/><a'),
-    "merge E1:Z200000": _after("</mergeCells>", ""),  # replaced below (needs a mergeCell)
+    "merge E1:XFD1048576": _before("</mergeCells>", '<mergeCell ref="E1:XFD1048576"/>'),
+    "merge E1:Z200000": _before("</mergeCells>", '<mergeCell ref="E1:Z200000"/>'),
     "merge written with character references": _before(
         "</mergeCells>", '<mergeCell ref="E1&#58;XFD1048576"/>'
     ),
