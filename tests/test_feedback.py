@@ -410,16 +410,17 @@ def test_a_hostile_workbook_is_prechecked_before_openpyxl_opens_it(tmp_path: Pat
 # --- bounded: what openpyxl would build is checked before it loads anything ------------------
 
 
-def rewrite(source: Path, target: Path, sheet: Any = None, book: Any = None) -> Path:
-    """A copy of the workbook ``source`` whose first sheet's XML (``sheet``) and workbook part
-    (``book``) went through the given str -> str edits."""
+PARTS = {"sheet": "xl/worksheets/sheet1.xml", "book": "xl/workbook.xml", "styles": "xl/styles.xml"}
+
+
+def rewrite(source: Path, target: Path, sheet: Any = None, part: str = "sheet") -> Path:
+    """A copy of the workbook ``source`` whose ``part`` (the first sheet's XML, the workbook
+    part or the styles) went through the str -> str edit ``sheet``."""
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml" and sheet is not None:
+            if item.filename == PARTS[part] and sheet is not None:
                 data = sheet(data.decode()).encode()
-            if item.filename == "xl/workbook.xml" and book is not None:
-                data = book(data.decode()).encode()
             dst.writestr(item.filename, data)
     return target
 
@@ -435,7 +436,8 @@ def _before(marker: str, extra: str) -> Any:
 _CF = '<cfRule type="expression" priority="1"><formula>TRUE</formula></cfRule>'
 MANY = 100_000
 # Each kind of range openpyxl builds objects from (or might), at its hostile extreme. The
-# value: an edit of the first sheet's XML, or ("book", an edit of xl/workbook.xml).
+# value: an edit of the first sheet's XML, or (part, an edit of that part: see PARTS). The
+# "at the bound" ones stay just within the bounds: openpyxl loads them, the bench times it.
 HOSTILE_EDITS: dict[str, Any] = {
     "merge E1:XFD1048576": _before("</mergeCells>", '<mergeCell ref="E1:XFD1048576"/>'),
     "merge E1:Z200000": _before("</mergeCells>", '<mergeCell ref="E1:Z200000"/>'),
@@ -489,6 +491,35 @@ HOSTILE_EDITS: dict[str, Any] = {
         "</sheetData>",
         "".join(f'<row r="{i}"><c r="E{i}" s="1"/></row>' for i in range(100, MANY + 100)),
     ),
+    "14 000 cells (at the bound)": _before(
+        "</sheetData>",
+        "".join(
+            f'<row r="{r}">' + "".join(f'<c r="{c}{r}"><v>1</v></c>' for c in "EFGHIJKL") + "</row>"
+            for r in range(100, 1_850)
+        ),
+    ),
+    "9 900 column definitions (at the bound)": _before(
+        "</cols>",
+        "".join(f'<col min="{i}" max="{i}" width="9" customWidth="1"/>' for i in range(5, 9_905)),
+    ),
+    "3 800 cell styles (at the bound)": (
+        "styles",
+        lambda xml: re.sub(
+            r"(<cellXfs[^>]*>)",
+            lambda m: m[1] + '<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>' * 3_800,
+            xml,
+            count=1,
+        ),
+    ),
+    "18 000 cell styles": (
+        "styles",
+        lambda xml: re.sub(
+            r"(<cellXfs[^>]*>)",
+            lambda m: m[1] + '<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>' * 18_000,
+            xml,
+            count=1,
+        ),
+    ),
     "print area of the whole sheet": (
         "book",
         lambda xml: xml.replace("'Báo cáo'!$B$1:$D$58", "'Báo cáo'!$A:$XFD"),
@@ -510,8 +541,8 @@ def hostile_return(folder: Path, kind: str) -> tuple[Path, dict[str, str]]:
     edit = HOSTILE_EDITS[kind]
     target = folder / "hostile.xlsx"
     if isinstance(edit, tuple):
-        return rewrite(source, target, book=edit[1]), cells
-    return rewrite(source, target, sheet=edit), cells
+        return rewrite(source, target, edit[1], part=edit[0]), cells
+    return rewrite(source, target, edit), cells
 
 
 @pytest.mark.parametrize("kind", list(HOSTILE_EDITS))

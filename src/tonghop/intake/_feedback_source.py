@@ -48,10 +48,14 @@ __all__ = [
     "values_copy",
 ]
 
-# Our blank form is 15 KB inflated with 250 cells; a return with a logo stays far below these.
+# Our blank form is 65 KB inflated, 1 142 XML elements, 250 cells, 60 rows, 4 column
+# definitions; a return with a logo stays far below these. At the bounds openpyxl takes well
+# under a second and 100 MB (bench/feedback_bench.py measures the cases at the bounds).
 MAX_LOAD_BYTES = 8 * 1024 * 1024  # every part, inflated
-MAX_CELL_OBJECTS = 50_000  # cells written + merged cells + hyperlinked cells + comments
-MAX_ELEMENTS = 200_000  # XML elements of all parts: rows, columns, styles, listed ranges...
+MAX_CELL_OBJECTS = 15_000  # cells written + merged cells + hyperlinked cells + comments
+MAX_ELEMENTS = 50_000  # XML elements of all parts: cells, rows, styles, listed ranges...
+MAX_DIMENSIONS = 10_000  # row and column definitions
+MAX_STYLES = 4_000  # cell formats, fonts, fills, borders, number formats (about 50 µs each)
 MAX_RANGES = 20_000  # ranges listed in merges, conditional formats, validations, selections
 MAX_NAME_CHARS = 8_192  # Excel's own limit on the text of a defined name (print areas...)
 MAX_COPIED_CELLS = 20_000
@@ -67,9 +71,11 @@ FORMULA_MARKS = ("=", "+", "-", "@")
 _TAG = re.compile(
     rb"<(?:[A-Za-z_][\w.\-]*:)?"
     rb"(c|row|col|mergeCell|hyperlink|conditionalFormatting|dataValidation|selection|"
-    rb"dimension|comment|definedName|protectedRange|autoFilter|ignoredError|tablePart)"
+    rb"dimension|comment|definedName|protectedRange|autoFilter|ignoredError|tablePart|"
+    rb"xf|font|fill|border|numFmt|dxf|cellStyle)"
     rb"(?=[\s/>])((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*/?>"
 )
+_STYLE_TAGS = (b"xf", b"font", b"fill", b"border", b"numFmt", b"dxf", b"cellStyle")
 _ATTRIBUTE = re.compile(rb"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _DEFINED_NAME = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?definedName[\s>][^<]*")
 _RANGE = re.compile(r"\$?([A-Za-z]{1,3})?\$?([0-9]{1,7})?(?::\$?([A-Za-z]{1,3})?\$?([0-9]{1,7})?)?")
@@ -85,7 +91,7 @@ def refusal(opened: Opened) -> str | None:
     infos = list(package.parts.values())
     if sum(info.file_size for info in infos) > MAX_LOAD_BYTES:
         return "package too large to load"
-    cells = elements = ranges = 0
+    cells = elements = ranges = dimensions = styles = 0
     for name, info in package.parts.items():
         if info.is_dir() or not name.endswith((".xml", ".rels", ".vml")):
             continue
@@ -107,18 +113,26 @@ def refusal(opened: Opened) -> str | None:
                     cells += area
                     ranges += 1
             elif tag == b"row":
+                dimensions += 1
                 row = values.get("r", "")
                 if row.isdigit() and int(row) > MAX_ROW:
                     return "row beyond the sheet"
             elif tag == b"col":
+                dimensions += 1
                 if not _column_span(values.get("min", ""), values.get("max", "")):
                     return "column definition beyond the sheet"
+            elif tag in _STYLE_TAGS:
+                styles += 1
+                if styles > MAX_STYLES:
+                    return "too many styles"
             elif tag != b"definedName":
                 ranges += _count_ranges(values.get("sqref", values.get("ref", "")))
             if cells > MAX_CELL_OBJECTS:
                 return "too many cells to build (cells, merged cells, hyperlinks, comments)"
             if ranges > MAX_RANGES:
                 return "too many listed ranges"
+            if dimensions > MAX_DIMENSIONS:
+                return "too many row and column definitions"
         for definition in _DEFINED_NAME.findall(xml):
             if len(definition) > MAX_NAME_CHARS:
                 return "defined name too long"
