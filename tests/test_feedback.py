@@ -619,3 +619,147 @@ def test_the_copy_keeps_odd_sheet_names_apart_from_the_feedback_sheet(tmp_path: 
     assert result.sheetnames[0] == FEEDBACK_SHEET and len(result.sheetnames) == 2
     copy = result[result.sheetnames[1]]
     assert copy["C5"].value == 7 and copy["C5"].comment is not None
+
+
+# --- inert: branch text never becomes a formula or a raw control character ------------------
+
+FORMULA_TEXTS = {
+    "restored": '=HYPERLINK("http://example.invalid/x","Bấm vào đây")',
+    "transferred_in": "=cmd|' /C calc'!A0",
+    "deceased": "+1+1",
+    "expelled": "-2+3",
+    "struck_off": "@SUM(1,2)",
+}
+CONTROL_OR_ESCAPE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|_x(000[0-8BbCcEeFf]|001[0-9A-Fa-f]|007[Ff])_"
+)
+
+
+def poisoned_return(folder: Path) -> tuple[Path, dict[str, str]]:
+    """A return whose cells hold text that looks like formulas, a control character written as
+    Excel's escape, a raw one in a comment, a real formula with its cached value and one
+    without."""
+    source, cells = filled_return(folder, "base.xlsx")
+    wb = openpyxl.load_workbook(source)
+    ws = wb[SHEET]
+    ws[cells["admitted"]] = "x_x0001_y"  # how Excel stores U+0001 typed into a cell
+    for field, text in FORMULA_TEXTS.items():
+        ws[cells[field]] = text
+        ws[cells[field]].data_type = "s"  # text the branch typed, not a formula
+    ws[cells["resigned"]] = "=1+1"
+    ws[cells["transferred_out"]] = "=SUM(C16:C17)"
+    ws[cells["women"]].comment = openpyxl.comments.Comment("ghi chú _x0007_ chuông", "chi bộ")
+    wb.save(folder / "poisoned-0.xlsx")
+    resigned = cells["resigned"]
+    return rewrite(
+        folder / "poisoned-0.xlsx",
+        folder / "poisoned.xlsx",
+        lambda xml: re.sub(
+            rf'(<c r="{resigned}"[^>]*>)<f>1\+1</f><v\s*/?>(?:</v>)?',
+            r"\1<f>1+1</f><v>2</v>",
+            xml,
+        ),
+    ), cells
+
+
+def checked_feedback(folder: Path) -> tuple[Path, dict[str, str], list[Problem]]:
+    """The feedback the intake would write for the poisoned return (read, checked, answered)."""
+    from tonghop.intake.checks import check_workbook
+    from tonghop.intake.reader import read_workbook
+
+    source, cells = poisoned_return(folder)
+    form = load_form(ROOT / "templates" / "form.toml")
+    config = load_config(ROOT / "tonghop.toml")
+    result = check_workbook(read_workbook(source), form, config, today=dt.date(2025, 3, 1))
+    out = write_feedback(source, result.problems, folder / "fb.xlsx", verdict="rejected")
+    return out, cells, result.problems
+
+
+def assert_inert(workbook: Any) -> None:
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    assert not CONTROL_OR_ESCAPE.search(cell.value), (cell.coordinate, cell.value)
+                if cell.comment is not None:
+                    assert not CONTROL_OR_ESCAPE.search(cell.comment.text), cell.coordinate
+
+
+def test_branch_text_comes_back_inert(tmp_path: Path) -> None:
+    out, cells, problems = checked_feedback(tmp_path)
+    admitted = next(p for p in problems if p.field_id == "admitted")
+    assert "x\u2401y" in admitted.message  # the message shows the character, visibly
+    wb = openpyxl.load_workbook(out)
+    assert_inert(wb)
+    ws = wb[SHEET]
+    for field, text in FORMULA_TEXTS.items():
+        assert ws[cells[field]].value == text  # the branch's text, as text
+        assert ws[cells[field]].data_type == "s"
+    assert ws[cells["admitted"]].value == "x\u2401y"
+    assert ws[cells["resigned"]].value == 2  # a formula gives way to the value it showed
+    assert ws[cells["transferred_out"]].value == "=SUM(C16:C17)"  # no cached value: its text
+    assert "\u2407" in ws[cells["women"]].comment.text
+    listed = [c.value for row in wb[FEEDBACK_SHEET].iter_rows() for c in row]
+    assert "=cmd|' /C calc'!A0" in listed and "x\u2401y" in listed
+    assert any("ô công thức" in str(v) for v in listed)  # the replaced formulas are told
+    with zipfile.ZipFile(out) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert b"<f>" not in archive.read(name) and b"<f " not in archive.read(name)
+
+
+def test_branch_text_is_inert_for_calamine_too(tmp_path: Path) -> None:
+    from python_calamine import CalamineWorkbook
+
+    out, _, _ = checked_feedback(tmp_path)
+    book = CalamineWorkbook.from_path(str(out))
+    texts = [
+        value
+        for name in book.sheet_names
+        for row in book.get_sheet_by_name(name).to_python()
+        for value in row
+        if isinstance(value, str)
+    ]
+    assert texts and not any(CONTROL_OR_ESCAPE.search(t) for t in texts)
+    assert "=cmd|' /C calc'!A0" in texts and "x\u2401y" in texts
+
+
+@pytest.mark.soffice
+def test_branch_text_stays_text_in_libreoffice(tmp_path: Path) -> None:
+    from .conftest import needs_soffice
+
+    needs_soffice()
+    out, cells, _ = checked_feedback(tmp_path)
+    converted = convert(out, "xlsx", tmp_path / "lo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(converted)
+    assert_inert(wb)  # LibreOffice found no formula to keep
+    ws = wb[SHEET]
+    for field, text in FORMULA_TEXTS.items():
+        assert ws[cells[field]].value == text
+
+
+def test_a_control_character_in_every_field_of_a_problem_is_written(tmp_path: Path) -> None:
+    """The crash of issue 8: a raw control character in a problem made openpyxl raise."""
+    source, cells = filled_return(tmp_path)
+    problem = Problem(
+        "error",
+        "Ô này cần một số; đã nhập «x\x01y».",
+        "admitted",
+        "Nhãn\x02",
+        SHEET,
+        cells["admitted"],
+        "x\x01y_x0002_\ud800",
+    )
+    out = write_feedback(
+        source, [problem], tmp_path / "fb.xlsx", branch_name="Chi bộ\x03", verdict="x\x04"
+    )
+    assert_inert(openpyxl.load_workbook(out))
+    # and with nothing to annotate (a file openpyxl cannot open) as well
+    broken = tmp_path / "hong\x05.xlsx"
+    broken.write_bytes(b"PK\x03\x04 broken")
+    assert_inert(
+        openpyxl.load_workbook(write_feedback(broken, [problem], tmp_path / "b.xlsx", verdict="x"))
+    )
