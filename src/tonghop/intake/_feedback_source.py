@@ -59,6 +59,8 @@ MAX_STYLES = 4_000  # cell formats, fonts, fills, borders, number formats (about
 MAX_RANGES = 20_000  # ranges listed in merges, conditional formats, validations, selections
 MAX_NAME_CHARS = 8_192  # Excel's own limit on the text of a defined name (print areas...)
 MAX_COPIED_CELLS = 20_000
+MAX_COPIED_SHEETS = 50
+MAX_COPIED_AREA = 1_000_000  # grid cells python-calamine hands over, empty ones included
 MACRO_SUFFIXES = (".xlsm", ".xltm")
 # Extensions openpyxl can open; anything else gets a fresh workbook with the problems sheet.
 OPENPYXL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
@@ -181,7 +183,7 @@ def _area(text: str) -> int:
 
 
 def _count_ranges(text: str) -> int:
-    return text.count(" ") + 1 if len(text) < 1_000_000 else MAX_RANGES + 1
+    return len(text.split()) if len(text) < 1_000_000 else MAX_RANGES + 1
 
 
 def _column_span(low: str, high: str) -> bool:
@@ -271,9 +273,9 @@ def values_copy(
         workbook.remove(default)
     titles: dict[str, str] = {}
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    budget = MAX_COPIED_CELLS
-    for name, part in opened.sheets:
-        if part is None:
+    budget, area = MAX_COPIED_CELLS, MAX_COPIED_AREA
+    for name, part in opened.sheets[: MAX_COPIED_SHEETS * 4]:
+        if part is None or len(titles) >= MAX_COPIED_SHEETS:
             continue
         title = _title(name, {*titles.values(), reserved})
         titles[name] = title
@@ -281,6 +283,9 @@ def values_copy(
         if budget <= 0:
             continue
         calamine_sheet = book.get_sheet_by_name(name)
+        area -= calamine_sheet.height * calamine_sheet.width
+        if area < 0:
+            continue  # its title only: the grid would cost more than the copy is worth
         top, left = calamine_sheet.start or (0, 0)
         # as the reader reads it: the grid from the first used cell (iter_rows starts at row 1)
         for row_index, row in enumerate(calamine_sheet.to_python(), top + 1):
