@@ -763,3 +763,96 @@ def test_a_control_character_in_every_field_of_a_problem_is_written(tmp_path: Pa
     assert_inert(
         openpyxl.load_workbook(write_feedback(broken, [problem], tmp_path / "b.xlsx", verdict="x"))
     )
+
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        (
+            "a prefixed merge",
+            _before("</mergeCells>", f'<x:mergeCell xmlns:x="{_MAIN}" ref="E1:Z200000"/>'),
+        ),
+        (
+            "a quoted > before the range",
+            _before("</mergeCells>", '<mergeCell a=">" ref="E1:Z200000"/>'),
+        ),
+        ("single quotes and spaces", _before("</mergeCells>", "<mergeCell  ref = 'E1:Z200000' />")),
+        (
+            "character references",
+            _before("</mergeCells>", '<mergeCell ref="&#69;1:&#x5A;200000"/>'),
+        ),
+        ("whole columns", _before("</mergeCells>", '<mergeCell ref="E:Z"/>')),
+        (
+            "a hyperlink over whole rows",
+            _after(
+                "</dataValidations>",
+                "<hyperlinks><hyperlink ref='1:20' location='A1'/></hyperlinks>",
+            ),
+        ),
+        (
+            "ranges split by newlines",
+            _after(
+                "</mergeCells>",
+                '<conditionalFormatting sqref="'
+                + "\n".join(f"F{i}" for i in range(1, 30_000))
+                + f'">{_CF}</conditionalFormatting>',
+            ),
+        ),
+        ("a row past the sheet", _before("</sheetData>", '<row r="1048577"/>')),
+        ("a column past the sheet", _before("</cols>", '<col min="1" max="16385"/>')),
+        ("an unreadable range", _before("</mergeCells>", '<mergeCell ref="E1:ZZZZ9"/>')),
+        (
+            "a declared encoding other than UTF-8",
+            lambda xml: '<?xml version="1.0" encoding="UTF-7"?>' + xml,
+        ),
+        ("a defined name longer than Excel allows", None),
+    ],
+)
+def test_the_bounds_read_the_xml_as_its_parser_would(tmp_path: Path, name: str, edit: Any) -> None:
+    from tonghop.intake._feedback_source import refusal
+    from tonghop.intake._package import open_package
+
+    source, _ = filled_return(tmp_path, "base.xlsx")
+    assert refusal(open_package(source.read_bytes())) is None  # the usual return loads
+    if edit is None:
+        target = rewrite(
+            source,
+            tmp_path / "h.xlsx",
+            lambda xml: xml.replace("'Báo cáo'!$B$1:$D$58", "'Báo cáo'!$B$1:$D$58" + " " * 9_000),
+            part="book",
+        )
+    else:
+        target = rewrite(source, tmp_path / "h.xlsx", edit)
+    assert refusal(open_package(target.read_bytes())) is not None, name
+
+
+def test_a_utf16_sheet_is_not_loaded(tmp_path: Path) -> None:
+    from tonghop.intake._feedback_source import refusal
+    from tonghop.intake._package import open_package
+
+    source, _ = filled_return(tmp_path, "base.xlsx")
+    target = tmp_path / "utf16.xlsx"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode().replace(
+                    "<mergeCells", '<mergeCells><mergeCell ref="E1:Z200000"/></mergeCells><y', 1
+                )
+                data = '<?xml version="1.0" encoding="UTF-16"?>'.encode("utf-16") + text.encode(
+                    "utf-16-le"
+                )
+            dst.writestr(item.filename, data)
+    assert refusal(open_package(target.read_bytes())) is not None
+
+
+def test_our_own_feedback_sent_back_is_within_the_bounds(tmp_path: Path) -> None:
+    from tonghop.intake._feedback_source import refusal
+    from tonghop.intake._package import open_package
+
+    source, cells = filled_return(tmp_path)
+    out = write_feedback(source, problems_for(cells), tmp_path / "fb.xlsx", verdict="rejected")
+    assert refusal(open_package(out.read_bytes())) is None
