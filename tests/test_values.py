@@ -519,3 +519,14 @@ def test_visible_text_leaves_nothing_illegal(text: str) -> None:
     assert ESCAPED_CONTROL.search(shown) is None
     if ILLEGAL_IN_CELLS.search(text) is None and "_x" not in text and "\r" not in text:
         assert shown == text
+
+
+@given(st.text(alphabet="0123456789.,- \u00a0đồng", max_size=20))
+def test_a_warning_only_comes_with_a_reading(raw: str) -> None:
+    warning = reading_warning(MONEY, raw, "C21")
+    if warning is None:
+        return
+    read = parse_number(raw)  # a warned form is always read, by the rule
+    assert "," in raw and "." not in raw.replace("đồng", "")
+    assert warning.startswith("Ô C21 ghi «") and is_vietnamese(warning)
+    assert isinstance(read, int | float)
