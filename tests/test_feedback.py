@@ -856,3 +856,18 @@ def test_our_own_feedback_sent_back_is_within_the_bounds(tmp_path: Path) -> None
     source, cells = filled_return(tmp_path)
     out = write_feedback(source, problems_for(cells), tmp_path / "fb.xlsx", verdict="rejected")
     assert refusal(open_package(out.read_bytes())) is None
+
+
+def test_a_file_name_with_control_characters_stays_one_visible_line(tmp_path: Path) -> None:
+    name = "bao\ncao\x1b[31m.xlsx"
+    note = write_unreadable_note(name, "Tệp bị hỏng\x07.", tmp_path / "note.txt")
+    text = note.read_bytes().decode("utf-8-sig")
+    assert "Tệp đã nhận: bao\u240acao\u241b[31m.xlsx\r\n" in text
+    assert "Lý do: Tệp bị hỏng\u2407.\r\n" in text
+    source, cells = filled_return(tmp_path)
+    odd = source.with_name(name)
+    source.rename(odd)
+    out = write_feedback(odd, problems_for(cells), tmp_path / "fb.xlsx", verdict="rejected")
+    wb = openpyxl.load_workbook(out)
+    assert "Tệp đã nhận: bao\u240acao\u241b[31m.xlsx" in sheet_texts(wb[FEEDBACK_SHEET])
+    assert_inert(wb)

@@ -180,13 +180,19 @@ def write_feedback(
     return target
 
 
+def _one_line(name: str) -> str:
+    """A file name as one line: its control characters, tab and newline too, shown visibly
+    (a name is the sender's text: "a\nb.xlsx" must not start a line of its own)."""
+    return visible_text(name).replace("\n", "\u240a").replace("\t", "\u2409")
+
+
 def write_unreadable_note(file_name: str, message: str, out_path: Path) -> Path:
     """A short UTF-8 text (with BOM, CRLF) for a file that could not be read at all."""
     lines = [
         "PHẢN HỒI: KHÔNG ĐỌC ĐƯỢC TỆP BÁO CÁO",
         "",
-        f"Tệp đã nhận: {file_name}",
-        f"Lý do: {message}",
+        f"Tệp đã nhận: {_one_line(file_name)}",
+        f"Lý do: {visible_text(message)}",
         "",
         "Báo cáo này chưa được tiếp nhận. Cách khắc phục:",
         "1. Mở tệp trên máy tính bằng Excel hoặc WPS, kiểm tra tệp mở được và có đủ số liệu.",
@@ -357,7 +363,7 @@ def _write_problem_sheet(
         (verdict, _font(bold=True, color="C00000" if errors else "375623"), None),
         (f"Chi bộ: {branch_name}" if branch_name else "", _font(), None),
         (f"Kỳ báo cáo: {period_label}" if period_label else "", _font(), None),
-        (f"Tệp đã nhận: {file_name}", _font(), None),
+        (f"Tệp đã nhận: {_one_line(file_name)}", _font(), None),
         (advice, _font(italic=True), None),
     ]
     if formulas:
