@@ -530,3 +530,10 @@ def test_a_warning_only_comes_with_a_reading(raw: str) -> None:
     assert "," in raw and "." not in raw.replace("đồng", "")
     assert warning.startswith("Ô C21 ghi «") and is_vietnamese(warning)
     assert isinstance(read, int | float)
+
+
+@pytest.mark.parametrize("field", [COUNT, MONEY, DATE, CHOICE], ids=lambda f: f.type)
+def test_messages_quote_control_characters_visibly(field: Any) -> None:
+    message = problem(field, "x_x0001_y\x02")
+    assert "x\u2401y\u2402" in message
+    assert ILLEGAL_IN_CELLS.search(message) is None

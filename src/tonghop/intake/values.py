@@ -258,7 +258,7 @@ def _date(raw: Any) -> dt.date:
     except ValueError:
         pass
     raise ValueProblem(
-        f"Ô này cần một ngày dạng ngày/tháng/năm (ví dụ 16/06/2024); đã nhập «{text[:40]}»."
+        f"Ô này cần một ngày dạng ngày/tháng/năm (ví dụ 16/06/2024); đã nhập «{visible_text(text[:40])}»."
     )
 
 
@@ -268,7 +268,7 @@ def _choice(field: Field, raw: Any) -> str:
         if text.casefold() == choice.casefold():
             return choice
     raise ValueProblem(
-        f"Ô này chỉ nhận một trong các giá trị: {', '.join(field.choices)}; đã nhập «{text[:40]}»."
+        f"Ô này chỉ nhận một trong các giá trị: {', '.join(field.choices)}; đã nhập «{visible_text(text[:40])}»."
     )
 
 
