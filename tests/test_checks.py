@@ -687,3 +687,51 @@ def test_unknown_period_still_demands_fields_asked_in_every_period() -> None:
     result = check(values)
     assert sorted(p.field_id for p in result.problems) == ["period", "prepared_by"]
     assert not any(p.field_id in RATINGS for p in result.problems)
+
+
+# --- numbers that read two ways (the one rule of tonghop.intake.values) ----------------------
+
+
+def test_a_number_that_reads_two_ways_is_counted_with_a_warning_on_its_cell() -> None:
+    result = check(good_values("2024-H1", funds_mobilized="450,000"))
+    assert result.accepted
+    assert result.values["funds_mobilized"] == 450
+    problem = only(result)
+    assert problem.level == Level.WARNING
+    assert (problem.field_id, problem.sheet, problem.cell) == (
+        "funds_mobilized",
+        SHEET,
+        REFS["funds_mobilized"],
+    )
+    assert problem.message == (
+        f"Ô {REFS['funds_mobilized']} ghi «450,000»: đã hiểu là 450 (dấu phẩy là dấu thập "
+        "phân). Nếu là 450.000, hãy ghi 450000 hoặc 450.000."
+    )
+    assert problem.found == "450,000"
+
+
+def test_one_thousand_members_typed_with_a_comma_is_one_member_and_a_warning() -> None:
+    result = check(good_values("2024-H1", exempt="1,000"))
+    assert result.values["exempt"] == 1
+    warning = only(result)
+    assert warning.level == Level.WARNING and warning.field_id == "exempt"
+    assert "đã hiểu là 1 " in warning.message and "hãy ghi 1000 hoặc 1.000" in warning.message
+
+
+def test_english_grouping_is_an_error_not_a_silent_reading() -> None:
+    result = check(good_values("2024-H1", funds_mobilized="8,860,000"))
+    problem = only(result)
+    assert problem.level == Level.ERROR and problem.field_id == "funds_mobilized"
+    assert "hãy ghi 8860000 hoặc 8.860.000" in problem.message
+
+
+def test_real_file_with_a_number_that_reads_two_ways(tmp_path: Path) -> None:
+    values = good_values("2024-H1", funds_mobilized="450,000")
+    path = write_return(tmp_path / "lt1.xlsx", "2024-H1", values)
+    book = read_workbook(path)
+    result = check_workbook(book, FORM, CONFIG, today=dt.date(2024, 7, 5))
+    assert result.accepted and result.values["funds_mobilized"] == 450
+    problem = only(result)
+    assert problem.level == Level.WARNING
+    assert problem.cell == book.names["funds_mobilized"].ref
+    assert problem.message.startswith(f"Ô {problem.cell} ghi «450,000»: đã hiểu là 450 ")

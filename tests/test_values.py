@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Any
 
@@ -11,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tonghop.errors import ValueProblem
-from tonghop.intake.values import coerce, is_blank, nfc_text, parse_number
+from tonghop.intake.values import (
+    coerce,
+    is_blank,
+    nfc_text,
+    parse_number,
+    reading_warning,
+    visible_text,
+)
 
 from .helpers import FORM, is_vietnamese
 
@@ -74,7 +82,6 @@ def test_zero_is_not_blank() -> None:
         ("1\u00a0234", 1234),
         ("1\u202f234", 1234),
         ("1 234", 1234),
-        ("1,000,000", 1_000_000),
         ("12,0", 12),
         ("0012", 12),
     ],
@@ -279,7 +286,8 @@ def test_nfc_text() -> None:
         ("1,5", 1.5),
         ("1.5", 1.5),
         ("1.234.567,89", 1234567.89),
-        ("1,234,567", 1234567),
+        ("12.50", 12.5),
+        ("1.2345", 1.2345),
         ("-12", -12),
         ("0", 0),
     ],
@@ -288,7 +296,10 @@ def test_parse_number(text: str, expected: float) -> None:
     assert parse_number(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1..2", "1,2,3", "1.23.456", "--1", "1e5"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "abc", "1..2", "1,2,3", "1.23.456", "--1", "1e5", "1,234,567", "1,234.5", "1.234.5"],
+)
 def test_parse_number_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_number(text)
@@ -383,3 +394,146 @@ def test_excel_serials_out_of_range_are_problems(serial: float) -> None:
 
 def test_last_excel_serial_is_the_last_day() -> None:
     assert coerce(DATE, 2958465) == dt.date(9999, 12, 31)
+
+
+# --- the one rule for numbers typed as text (dot thousands, comma decimals) --------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("8.860.000", 8_860_000), ("12,5", 12.5), ("1.234,5", 1234.5), ("450,000", 450)],
+)
+def test_money_follows_the_rule(text: str, expected: float) -> None:
+    assert coerce(MONEY, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "plain", "grouped"),
+    [
+        ("8,860,000", "8860000", "8.860.000"),
+        ("1,000,000 đồng", "1000000", "1.000.000"),
+        ("1,234.5", "1234,5", "1.234,5"),
+    ],
+)
+def test_english_grouping_is_refused_saying_what_to_type(
+    text: str, plain: str, grouped: str
+) -> None:
+    """Replaces the old acceptance of "1,000,000" as a million (and of "1,234,567" by
+    parse_number): under the one rule a comma is the decimal mark, so two commas are no number;
+    the message says how to type it instead of guessing."""
+    for field in (COUNT, MONEY):
+        message = problem(field, text)
+        assert f"hãy ghi {plain} hoặc {grouped}" in message
+        assert "dấu phẩy là dấu thập phân" in message
+
+
+def test_the_example_of_the_rule_reads_and_warns_as_documented() -> None:
+    assert coerce(MONEY, "450,000") == 450
+    assert reading_warning(MONEY, "450,000", "C21") == (
+        "Ô C21 ghi «450,000»: đã hiểu là 450 (dấu phẩy là dấu thập phân). "
+        "Nếu là 450.000, hãy ghi 450000 hoặc 450.000."
+    )
+    assert coerce(COUNT, "1,000") == 1
+    assert "hãy ghi 1000 hoặc 1.000" in (reading_warning(COUNT, " 1,000 ", "C12") or "")
+
+
+def test_a_count_read_as_a_fraction_is_an_error_with_the_advice() -> None:
+    message = problem(COUNT, "1,500")
+    assert "số nguyên" in message and "1,5" in message and "hãy ghi 1500 hoặc 1.500" in message
+    assert "số nguyên" in problem(COUNT, "1,5")  # as before: a count is a whole number
+
+
+@pytest.mark.parametrize("raw", ["450.000", "450000", "12,5", "1,50", "1,5000", 450000, "abc"])
+def test_forms_that_read_one_way_get_no_warning(raw: Any) -> None:
+    assert reading_warning(MONEY, raw, "C21") is None
+
+
+def test_text_fields_get_no_number_warning() -> None:
+    assert reading_warning(TEXT, "450,000", "C40") is None
+
+
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.text(alphabet="0123456789", min_size=1, max_size=6),
+)
+def test_dot_thousands_and_comma_decimals_parse_exactly(whole: int, fraction: str) -> None:
+    text = f"{vn_thousands(whole)},{fraction}"
+    assert parse_number(text) == pytest.approx(float(f"{whole}.{fraction}"))
+    assert parse_number(vn_thousands(whole)) == whole
+    if len(fraction) != 3 or "." in vn_thousands(whole):
+        assert reading_warning(MONEY, text, "C21") is None
+
+
+@given(st.integers(min_value=0, max_value=999_999))
+def test_one_comma_then_three_digits_is_read_by_the_rule_and_warned(number: int) -> None:
+    whole, thousands = divmod(number, 1000)
+    text = f"{whole},{thousands:03d}"
+    read = parse_number(text)
+    assert read == pytest.approx(whole + thousands / 1000)
+    warning = reading_warning(MONEY, text, "C21")
+    assert warning is not None
+    assert warning.startswith(f"Ô C21 ghi «{text}»: đã hiểu là ")
+    assert f"hãy ghi {number}" in warning  # what to type for the other reading
+    assert is_vietnamese(warning)
+    if thousands:
+        assert "số nguyên" in problem(COUNT, text)  # 1,500 members: not a whole number
+    else:
+        assert coerce(COUNT, text) == whole
+
+
+@given(st.integers(min_value=1_000_000, max_value=10**12))
+def test_english_grouping_never_reads_silently(number: int) -> None:
+    text = f"{number:,}"
+    with pytest.raises(ValueError):
+        parse_number(text)
+    assert f"hãy ghi {number} hoặc {vn_thousands(number)}" in problem(MONEY, text)
+
+
+# --- visible_text: nothing a cell cannot hold ------------------------------------------------
+
+
+ILLEGAL_IN_CELLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+ESCAPED_CONTROL = re.compile(r"_x(000[0-8BbCcEeFf]|001[0-9A-Fa-f]|007[Ff]|00[89][0-9A-Fa-f])_")
+
+
+def test_visible_text_shows_control_characters_and_their_escapes() -> None:
+    assert visible_text("x_x0001_y") == "x\u2401y"
+    assert visible_text("x\x01y") == "x\u2401y"
+    assert visible_text("a\r\nb\rc\td") == "a\nb\nc\td"
+    assert visible_text("_x0041_ và _x000a_") == "_x0041_ và _x000a_"  # not controls: kept
+    assert visible_text("\x7f\x85") == "\u2421\ufffd"
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.characters(categories=("Cc", "Cs", "Co", "Lu", "Nd")),
+            st.sampled_from(["_x0001_", "_x001F_", "_x007f_", "_x0085_", "_x0041_", "_x", "_"]),
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_visible_text_leaves_nothing_illegal(text: str) -> None:
+    shown = visible_text(text)
+    assert ILLEGAL_IN_CELLS.search(shown) is None
+    assert ESCAPED_CONTROL.search(shown) is None
+    if ILLEGAL_IN_CELLS.search(text) is None and "_x" not in text and "\r" not in text:
+        assert shown == text
+
+
+@given(st.text(alphabet="0123456789.,- \u00a0đồng", max_size=20))
+def test_a_warning_only_comes_with_a_reading(raw: str) -> None:
+    warning = reading_warning(MONEY, raw, "C21")
+    if warning is None:
+        return
+    read = parse_number(raw)  # a warned form is always read, by the rule
+    assert "," in raw and "." not in raw.replace("đồng", "")
+    assert warning.startswith("Ô C21 ghi «") and is_vietnamese(warning)
+    assert isinstance(read, int | float)
+
+
+@pytest.mark.parametrize("field", [COUNT, MONEY, DATE, CHOICE], ids=lambda f: f.type)
+def test_messages_quote_control_characters_visibly(field: Any) -> None:
+    message = problem(field, "x_x0001_y\x02")
+    assert "x\u2401y\u2402" in message
+    assert ILLEGAL_IN_CELLS.search(message) is None

@@ -11,7 +11,7 @@ from tonghop.config import Config, normalize_code
 from tonghop.errors import PeriodError, ValueProblem
 from tonghop.form import IDENTITY_FIELDS, Field, FormSpec, Rule
 from tonghop.intake.reader import Cell, Workbook
-from tonghop.intake.values import coerce
+from tonghop.intake.values import coerce, reading_warning
 from tonghop.periods import Period
 from tonghop.problems import Level, Problem
 
@@ -197,6 +197,8 @@ def _read_field(result: CheckResult, fld: Field, cell: Cell | None, *, required:
     except ValueProblem as exc:
         result.problems.append(_problem(Level.ERROR, str(exc), fld, cell, raw))
         return
+    if (warning := reading_warning(fld, raw, cell.ref if cell else None)) is not None:
+        result.problems.append(_problem(Level.WARNING, warning, fld, cell, raw))
     if value is None and required:
         result.problems.append(
             _problem(

@@ -4,12 +4,22 @@
 adds: a red (error) or yellow (warning) fill and a comment on each problem cell, and a first
 sheet «Phản hồi» listing every problem with a link to its cell. When the file cannot be
 opened at all, ``write_unreadable_note`` writes a short text file saying why and what to do.
+
+Every read is bounded: the reader's pre-check first, then the bounds of
+:mod:`._feedback_source` on what openpyxl would build (merged ranges, hyperlink ranges, rows,
+columns, styles, listed ranges, defined names); past them the original is not loaded and the
+feedback is a fresh workbook with the problems and a copy of the original's values.
+
+Branch text is inert in what we write: every text cell is written as a string (data type
+"s", with a quote prefix when it starts like a formula), never as a formula, and control
+characters are shown as visible symbols (``visible_text``). The feedback workbook holds no
+live formula at all: a formula in the branch's file is replaced by the value it showed (its
+cached value); one without a cached value keeps its text, as text. External links are dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 import os
 import re
@@ -17,7 +27,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -34,7 +44,15 @@ from tonghop.blank import (
     page_number_footer,
     use_default_font,
 )
-from tonghop.intake.reader import precheck
+from tonghop.intake._feedback_source import (
+    ANNOTATED,
+    COPIED,
+    LISTED,
+    MACRO_SUFFIXES,
+    load_original,
+)
+from tonghop.intake._feedback_source import put_text as _put
+from tonghop.intake.values import visible_text
 from tonghop.problems import Problem
 
 __all__ = [
@@ -55,9 +73,6 @@ WARNING_FILL_COLOR = "FFEB9C"
 ERROR_BORDER_COLOR = "C00000"
 WARNING_BORDER_COLOR = "ED7D31"
 _MARK_COLORS = {ERROR_FILL_COLOR, WARNING_FILL_COLOR}
-MACRO_SUFFIXES = (".xlsm", ".xltm")
-# Extensions openpyxl can open; anything else gets a fresh workbook with the problems sheet.
-OPENPYXL_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 
 _COORDINATE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
 _HEADERS = ("STT", "Mức độ", "Vị trí", "Nội dung", "Giá trị đã nhập", "Hướng dẫn")
@@ -121,20 +136,21 @@ def write_feedback(
     if verdict in ("rejected", "accepted"):
         verdict = verdict_line(problems, accepted=verdict == "accepted")
     problems = sorted(problems, key=lambda p: not p.is_error)  # errors first, order kept
-    workbook, macros = _load(source)
-    opened = workbook is not None
+    loaded = load_original(source, reserved=FEEDBACK_SHEET)
+    workbook = loaded.workbook
     if workbook is None:
         workbook = Workbook()
-        use_default_font(workbook)
         default = workbook.active
         if default is not None:
             workbook.remove(default)
-    else:
+    if loaded.how == ANNOTATED:
         _clear_old_feedback(workbook)
+    else:
+        use_default_font(workbook)
 
     links: dict[int, str] = {}
-    if opened:
-        links = _mark_cells(workbook, problems)
+    if loaded.how != LISTED:
+        links = _mark_cells(workbook, problems, loaded.titles)
     sheet = workbook.create_sheet(FEEDBACK_SHEET, 0)
     _write_problem_sheet(
         sheet,
@@ -144,13 +160,14 @@ def write_feedback(
         branch_name=branch_name,
         period_label=period_label,
         file_name=source.name,
-        opened=opened,
+        how=loaded.how,
+        formulas=loaded.formulas,
     )
     for other in workbook.worksheets:
         other.sheet_view.tabSelected = other is sheet
     workbook.active = 0
 
-    target = out_path.with_suffix(".xlsm" if macros else ".xlsx")
+    target = out_path.with_suffix(".xlsm" if loaded.macros else ".xlsx")
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
     try:
@@ -163,13 +180,19 @@ def write_feedback(
     return target
 
 
+def _one_line(name: str) -> str:
+    """A file name as one line: its control characters, tab and newline too, shown visibly
+    (a name is the sender's text: "a\nb.xlsx" must not start a line of its own)."""
+    return visible_text(name).replace("\n", "\u240a").replace("\t", "\u2409")
+
+
 def write_unreadable_note(file_name: str, message: str, out_path: Path) -> Path:
     """A short UTF-8 text (with BOM, CRLF) for a file that could not be read at all."""
     lines = [
         "PHẢN HỒI: KHÔNG ĐỌC ĐƯỢC TỆP BÁO CÁO",
         "",
-        f"Tệp đã nhận: {file_name}",
-        f"Lý do: {message}",
+        f"Tệp đã nhận: {_one_line(file_name)}",
+        f"Lý do: {visible_text(message)}",
         "",
         "Báo cáo này chưa được tiếp nhận. Cách khắc phục:",
         "1. Mở tệp trên máy tính bằng Excel hoặc WPS, kiểm tra tệp mở được và có đủ số liệu.",
@@ -193,29 +216,13 @@ def write_unreadable_note(file_name: str, message: str, out_path: Path) -> Path:
 # --- the original workbook -------------------------------------------------------------------
 
 
-def _load(source: Path) -> tuple[Workbook | None, bool]:
-    """The branch's workbook and whether it carries macros; (None, False) if unreadable."""
-    if source.suffix.lower() not in OPENPYXL_SUFFIXES:
-        return None, False
-    macros = source.suffix.lower() in MACRO_SUFFIXES
-    try:
-        data = source.read_bytes()
-        precheck(data)  # the reader's guard (zip bombs, hostile sheets) before openpyxl opens it
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(data), keep_vba=macros, rich_text=False)
-    except Exception:  # any damage (zip, XML, styles) means: no annotated copy
-        return None, False
-    if source.suffix.lower() in (".xltx", ".xltm"):
-        workbook.template = False
-    return workbook, macros
-
-
 def _clear_old_feedback(workbook: Workbook) -> None:
     """A branch often sends back our previous feedback file: drop the old sheet and marks."""
     if FEEDBACK_SHEET in workbook.sheetnames:
         workbook.remove(workbook[FEEDBACK_SHEET])
     for sheet in workbook.worksheets:
+        if not isinstance(sheet, Worksheet):
+            continue  # a chart sheet
         # Only the stored cells: iter_rows() would create every cell of the used range, which
         # a stray format in XFD1048576 makes astronomically large.
         for cell in list(sheet._cells.values()):
@@ -238,16 +245,15 @@ def _thin_border() -> Border:
     return Border(left=side, right=side, top=side, bottom=side)
 
 
-def _target_cell(workbook: Workbook, problem: Problem) -> Any | None:
+def _target_cell(workbook: Workbook, problem: Problem, titles: dict[str, str]) -> Any | None:
     """The cell a problem points at (the top-left one of a merged range), or None."""
     if not problem.sheet or not problem.cell:
         return None
+    wanted = titles.get(problem.sheet, problem.sheet)
     names = {name.casefold(): name for name in workbook.sheetnames}
-    name = (
-        problem.sheet
-        if problem.sheet in workbook.sheetnames
-        else names.get(problem.sheet.casefold())
-    )
+    name = wanted if wanted in workbook.sheetnames else names.get(wanted.casefold())
+    if name == FEEDBACK_SHEET:
+        return None
     if name is None:
         return None
     sheet = workbook[name]
@@ -266,13 +272,15 @@ def _target_cell(workbook: Workbook, problem: Problem) -> Any | None:
     return cell
 
 
-def _mark_cells(workbook: Workbook, problems: list[Problem]) -> dict[int, str]:
+def _mark_cells(
+    workbook: Workbook, problems: list[Problem], titles: dict[str, str]
+) -> dict[int, str]:
     """Fill and comment every problem cell; returns problem index -> link location."""
     by_cell: dict[tuple[str, str], list[Problem]] = {}
     cells: dict[tuple[str, str], Any] = {}
     links: dict[int, str] = {}
     for index, problem in enumerate(problems):
-        cell = _target_cell(workbook, problem)
+        cell = _target_cell(workbook, problem, titles)
         if cell is None:
             continue
         key = (cell.parent.title, cell.coordinate)
@@ -300,7 +308,7 @@ def _comment(text: str) -> Comment:
     per_line = 42
     lines = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
     height = min(max(60, 18 * lines + 16), 600)
-    return Comment(text, COMMENT_AUTHOR, height=height, width=width)
+    return Comment(visible_text(text), COMMENT_AUTHOR, height=height, width=width)
 
 
 # --- the «Phản hồi» sheet ------------------------------------------------------------------
@@ -319,7 +327,8 @@ def _write_problem_sheet(
     branch_name: str | None,
     period_label: str | None,
     file_name: str,
-    opened: bool,
+    how: str,
+    formulas: int,
 ) -> None:
     columns = "ABCDEF"
     for column, width in zip(columns, _WIDTHS, strict=True):
@@ -327,18 +336,25 @@ def _write_problem_sheet(
     sheet.sheet_view.showGridLines = False
     errors = any(p.is_error for p in problems)
 
-    if not opened:
-        how = (
+    if how == LISTED:
+        advice = (
             "Không mở được tệp gốc để đánh dấu trực tiếp, nên chỉ có danh sách dưới đây. Hãy "
             "mở tệp bằng Excel hoặc WPS, lưu lại dạng Excel Workbook (.xlsx) rồi gửi lại."
         )
+    elif how == COPIED:
+        advice = (
+            "Tệp gốc có cấu trúc bất thường (vùng gộp ô, liên kết, định dạng hoặc số dòng quá "
+            "lớn) nên không đánh dấu trực tiếp trên tệp được. Các trang sau là bản sao số liệu "
+            "(chỉ giá trị), ô có lỗi tô đỏ, ô cần xem lại tô vàng. Hãy sửa trên tệp gốc, hoặc "
+            "tốt hơn là điền lại vào biểu mẫu gốc của Văn phòng Đảng ủy, rồi gửi lại."
+        )
     elif errors:
-        how = (
+        advice = (
             "Ô có lỗi được tô đỏ, ô cần xem lại tô vàng; đưa chuột vào ô để đọc ghi chú, bấm vào "
             "cột Vị trí để đến ô đó. Sửa ngay trên tệp này, lưu lại rồi gửi lại Văn phòng Đảng ủy."
         )
     else:
-        how = (
+        advice = (
             "Ô cần xem lại được tô vàng; đưa chuột vào ô để đọc ghi chú, bấm vào cột Vị trí để "
             "đến ô đó. Nếu số liệu có sai, hãy sửa ngay trên tệp này rồi gửi lại."
         )
@@ -347,9 +363,15 @@ def _write_problem_sheet(
         (verdict, _font(bold=True, color="C00000" if errors else "375623"), None),
         (f"Chi bộ: {branch_name}" if branch_name else "", _font(), None),
         (f"Kỳ báo cáo: {period_label}" if period_label else "", _font(), None),
-        (f"Tệp đã nhận: {file_name}", _font(), None),
-        (how, _font(italic=True), None),
+        (f"Tệp đã nhận: {_one_line(file_name)}", _font(), None),
+        (advice, _font(italic=True), None),
     ]
+    if formulas:
+        replaced = (
+            f"Có {formulas} ô công thức trong tệp đã được thay bằng giá trị đang hiển thị "
+            "(tệp phản hồi không chứa công thức)."
+        )
+        head.append((replaced, _font(italic=True), None))
     row = 0
     for text, font, height in head:
         if not text:
@@ -357,7 +379,7 @@ def _write_problem_sheet(
         row += 1
         sheet.merge_cells(f"A{row}:F{row}")
         cell = sheet[f"A{row}"]
-        cell.value = text
+        _put(cell, text)
         cell.font = font
         cell.alignment = Alignment(
             horizontal="center" if row == 1 else "left", vertical="center", wrap_text=True
@@ -370,7 +392,7 @@ def _write_problem_sheet(
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for column, text in zip(columns, _HEADERS, strict=True):
         cell = sheet[f"{column}{row}"]
-        cell.value = text
+        _put(cell, text)
         cell.font = _font(bold=True)
         cell.fill = PatternFill("solid", fgColor="D9D9D9")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -391,7 +413,7 @@ def _write_problem_sheet(
         )
         for column, value in zip(columns, values, strict=True):
             cell = sheet[f"{column}{row}"]
-            cell.value = value
+            _put(cell, value)
             cell.font = _font()
             cell.border = border
             cell.alignment = Alignment(
@@ -412,7 +434,7 @@ def _write_problem_sheet(
     if not problems:
         row += 1
         sheet.merge_cells(f"A{row}:F{row}")
-        sheet[f"A{row}"] = "Không có lỗi hoặc cảnh báo nào."
+        _put(sheet[f"A{row}"], "Không có lỗi hoặc cảnh báo nào.")
         sheet[f"A{row}"].font = _font(italic=True)
 
     sheet.print_area = f"A1:F{row}"
