@@ -50,7 +50,7 @@ from tonghop.ledger import Ledger, Outcome, Submission  # noqa: E402
 from tonghop.periods import Period  # noqa: E402
 from tonghop.report import render as report  # noqa: E402
 from tonghop.report._docxtemplate import compiled_template  # noqa: E402
-from tonghop.report.aggregate import aggregate, counted_from  # noqa: E402
+from tonghop.report.aggregate import aggregate, load_counted  # noqa: E402
 from tonghop.report.context import report_context  # noqa: E402
 
 PERIODS = ["2020", "2021", "2022", "2023", "2024-H1"]
@@ -128,7 +128,7 @@ def render_floor(workspace: Layout, out: Path) -> float:
     config = workspace.load_config()
     form = load_form(workspace.form_path)
     with Ledger(workspace.ledger) as ledger:
-        returns = counted_from(ledger.counted())
+        returns = load_counted(ledger, config, Period.parse(REPORTED))
     agg = aggregate(form, config, returns, Period.parse(REPORTED))
     context = report_context(agg, config, form, date=dt.date(2024, 7, 10))
     template = workspace.templates / config.report_template
@@ -160,7 +160,7 @@ def workbook_writers(workspace: Layout, out: Path) -> None:
     config = workspace.load_config()
     form = load_form(workspace.form_path)
     with Ledger(workspace.ledger) as ledger:
-        returns = counted_from(ledger.counted())
+        returns = load_counted(ledger, config, Period.parse(REPORTED))
     agg = aggregate(form, config, returns, Period.parse(REPORTED))
     for name, writer in (("publish.py", write_aggregate_workbook), ("openpyxl", openpyxl_book)):
         best = float("inf")

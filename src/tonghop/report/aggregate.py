@@ -17,7 +17,7 @@ from typing import Any
 from tonghop.config import Branch, Config
 from tonghop.errors import PeriodError
 from tonghop.form import Derived, FormSpec, Total
-from tonghop.ledger import Ledger, Submission
+from tonghop.ledger import Ledger
 from tonghop.periods import Period
 
 
@@ -41,20 +41,6 @@ class BranchFigures:
     @property
     def reported(self) -> bool:
         return bool(self.returns)
-
-
-def counted_from(submissions: Iterable[Submission]) -> list[Counted]:
-    out = []
-    periods: dict[
-        str | None, Period | None
-    ] = {}  # one Period per code: its dates are worked out once
-    for sub in submissions:
-        if sub.period not in periods:
-            periods[sub.period] = sub.period_obj
-        period = periods[sub.period]
-        if sub.counted and period is not None and sub.branch_code and sub.values is not None:
-            out.append(Counted(sub.branch_code, period, sub.values, sub.received_at, sub.id or 0))
-    return out
 
 
 def windows(config: Config, period: Period) -> list[tuple[dt.date, dt.date]]:
@@ -174,10 +160,6 @@ def _combine(plan: _Plan, chosen: list[Counted]) -> dict[str, Any]:
     return values
 
 
-def add_derived(form: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
-    return _add_derived(_Plan.of(form), values)
-
-
 def _add_derived(plan: _Plan, values: dict[str, Any]) -> dict[str, Any]:
     scope = {fid: values.get(fid) for fid in plan.numbers}
     if all(value is None for value in scope.values()):
@@ -187,12 +169,6 @@ def _add_derived(plan: _Plan, values: dict[str, Any]) -> dict[str, Any]:
     for derived in plan.derived:
         values[derived.id] = derived.compute(scope)
     return values
-
-
-def branch_figures(
-    form: FormSpec, config: Config, returns: list[Counted], start: dt.date, end: dt.date
-) -> list[BranchFigures]:
-    return _branch_figures(_Plan.of(form), config, _by_branch(returns), start, end)
 
 
 def _by_branch(returns: list[Counted]) -> dict[str, list[Counted]]:
