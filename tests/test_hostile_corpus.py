@@ -381,7 +381,7 @@ def ole_file(*streams: str) -> bytes:
 # --- the corpus ---------------------------------------------------------------------------
 
 
-def build_corpus(root: Path, good: int = 100, large: int = 2) -> Corpus:
+def build_corpus(root: Path, good: int = 100, large: int = 2, picture_mb: int = 22) -> Corpus:
     """A workspace in ``root``/ws whose inbox/ holds ``good`` good returns (branches B000...)
     and every hostile kind; files outside inbox/ go to ``root``/ngoai."""
     home = make_workspace(root / "ws", good)
@@ -591,8 +591,8 @@ def build_corpus(root: Path, good: int = 100, large: int = 2) -> Corpus:
     for n in range(large):
         put(
             f"lon-{n}.xlsx",
-            with_media(rejected(), [os.urandom(22 * 1024 * 1024) for _ in range(2)]),
-            "about 44 MB of pictures in a return with a problem",
+            with_media(rejected(), [os.urandom(picture_mb * 2**20) for _ in range(2)]),
+            f"about {2 * picture_mb} MB of pictures in a return with a problem",
             rejected_,
         )
     if large:
