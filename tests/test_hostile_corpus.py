@@ -36,10 +36,7 @@ from tonghop.ledger import Ledger, Outcome
 
 from .conftest import ROOT, FakeClock
 
-pytestmark = [
-    pytest.mark.skipif(sys.platform == "win32", reason="POSIX file-system objects"),
-    pytest.mark.slow,
-]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file-system objects")
 
 PERIOD = "2024-H1"
 SHEET_XML = "xl/worksheets/sheet1.xml"
@@ -756,7 +753,9 @@ def assert_corpus_answered(corpus: Corpus) -> None:
     assert unsafe_outbox(layout.outbox) == []
 
 
-def run_with_timeout(work: Callable[[], Any], fifo: Path, what: str) -> Any:
+def run_with_timeout(
+    work: Callable[[], Any], fifo: Path, what: str, timeout: float = RUN_TIMEOUT
+) -> Any:
     done: list[Any] = []
     failed: list[BaseException] = []
 
@@ -768,15 +767,16 @@ def run_with_timeout(work: Callable[[], Any], fifo: Path, what: str) -> Any:
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    worker.join(timeout=RUN_TIMEOUT)
+    worker.join(timeout=timeout)
     if worker.is_alive():  # unblock a reader stuck on the FIFO so that the run can end
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        pytest.fail(f"{what} hung (still running after {RUN_TIMEOUT:.0f} s)")
+        pytest.fail(f"{what} hung (still running after {timeout:.0f} s)")
     if failed:
         raise failed[0]
     return done[0]
 
 
+@pytest.mark.slow
 def test_process_answers_the_whole_hostile_corpus_and_counts_the_good_returns(
     tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -805,6 +805,7 @@ def test_process_answers_the_whole_hostile_corpus_and_counts_the_good_returns(
     assert_corpus_answered(corpus)
 
 
+@pytest.mark.slow
 def test_the_watcher_answers_the_whole_hostile_corpus(tmp_path: Path, clock: FakeClock) -> None:
     import tonghop
     from tonghop.watch.watcher import Watcher, WatchOptions, run_watch
@@ -847,3 +848,48 @@ def test_the_outbox_checks_see_formulas_and_control_characters(tmp_path: Path) -
     assert "c.xlsx:xl/worksheets/sheet1.xml: escaped control character" in found, found
     assert any(f.startswith("n.txt") for f in found), found
     assert unsafe_outbox(tmp_path / "ws" / "templates") == []
+
+
+@pytest.mark.parametrize("swap", ["link", "fifo"])
+def test_a_file_swapped_after_it_was_read_is_answered_from_the_bytes_judged(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, swap: str
+) -> None:
+    """Between the intake's read and the feedback, the name in inbox/ becomes a link to a
+    workbook outside inbox/ (or a FIFO): the feedback is made from the bytes that were read,
+    archived and judged, never by opening the name again."""
+    import tonghop
+    from tonghop.intake import inbox as intake_module
+
+    home = make_workspace(tmp_path / "ws", 2)
+    returns = Returns(home)
+    victim = home / "inbox" / "doi.xlsx"
+    victim.write_bytes(returns.workbook("H00", members_end=999))
+    outside = tmp_path / "ngoai.xlsx"
+    outside.write_bytes(returns.workbook("H01", members_end=999, highlights="Bí mật ngoài."))
+    real = intake_module.read_and_check
+
+    def read_then_swap(data: bytes, *args: Any) -> Any:
+        result = real(data, *args)
+        victim.unlink()
+        if swap == "link":
+            victim.symlink_to(outside)
+        else:
+            os.mkfifo(victim)
+        return result
+
+    monkeypatch.setattr(intake_module, "read_and_check", read_then_swap)
+
+    def take() -> Any:
+        with tonghop.open(home, clock=clock) as workspace:
+            return workspace.take_inbox()
+
+    [result] = run_with_timeout(take, victim, "the intake", timeout=60)
+    assert result.submission.outcome == Outcome.REJECTED
+    assert result.submission.branch_code == "H00"
+    assert result.feedback is not None and result.feedback.suffix == ".xlsx"
+    import openpyxl
+
+    book = openpyxl.load_workbook(result.feedback)
+    texts = [str(c.value) for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+    assert not any("Bí mật" in text or "H01" in text for text in texts), texts
+    assert "H00" in texts
