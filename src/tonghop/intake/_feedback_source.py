@@ -205,17 +205,21 @@ class Loaded:
     formulas: int = 0  # formulas of the original replaced by their values
 
 
-def load_original(source: Path, *, reserved: str) -> Loaded:
-    """The branch's workbook at ``source``, bounded and made inert (see the module docstring);
-    a copy of its values (no sheet titled ``reserved``) past the bounds; nothing if unreadable."""
+def load_original(source: Path, *, reserved: str, data: bytes | None = None) -> Loaded:
+    """The branch's workbook at ``source`` (or its bytes ``data``, already read: then the file
+    is not opened again), bounded and made inert (see the module docstring); a copy of its
+    values (no sheet titled ``reserved``) past the bounds; nothing if unreadable."""
     suffix = source.suffix.lower()
     if suffix not in OPENPYXL_SUFFIXES:
         return Loaded(LISTED)
     macros = suffix in MACRO_SUFFIXES
     try:
-        if source.stat().st_size > _package.MAX_INPUT_BYTES:
+        if data is None:
+            if source.stat().st_size > _package.MAX_INPUT_BYTES:
+                return Loaded(LISTED)
+            data = source.read_bytes()
+        elif len(data) > _package.MAX_INPUT_BYTES:
             return Loaded(LISTED)
-        data = source.read_bytes()
         # the reader's pre-check (zip bombs, hostile sheets), as tonghop.intake.reader.precheck
         opened = _package.open_package(data)
     except Exception:  # any damage (zip, XML) means: no annotated copy

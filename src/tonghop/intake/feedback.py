@@ -125,8 +125,13 @@ def write_feedback(
     branch_name: str | None = None,
     period_label: str | None = None,
     verdict: str,
+    data: bytes | None = None,
 ) -> Path:
     """Write the annotated copy of ``source``; returns the path written.
+
+    ``data`` are ``source``'s bytes when the caller has read them already (the intake: the
+    bytes it archived and judged); then ``source`` is never opened again, so that a name
+    swapped meanwhile for a link or a FIFO is never followed, and the bytes are not held twice.
 
     ``verdict`` is the sentence at the top of the «Phản hồi» sheet (see ``verdict_line``);
     the words ``"rejected"`` and ``"accepted"`` are turned into the standard sentence. The
@@ -136,7 +141,7 @@ def write_feedback(
     if verdict in ("rejected", "accepted"):
         verdict = verdict_line(problems, accepted=verdict == "accepted")
     problems = sorted(problems, key=lambda p: not p.is_error)  # errors first, order kept
-    loaded = load_original(source, reserved=FEEDBACK_SHEET)
+    loaded = load_original(source, reserved=FEEDBACK_SHEET, data=data)
     workbook = loaded.workbook
     if workbook is None:
         workbook = Workbook()

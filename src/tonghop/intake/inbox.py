@@ -389,6 +389,7 @@ class Intake:
             branch_name=branch.name if branch else None,
             period_label=result.period.label if result.period else None,
             verdict=verdict,
+            data=item.data,  # the bytes judged: the name is never opened again
         )
         sub.feedback = self._relative(target)
         return target
