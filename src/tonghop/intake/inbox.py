@@ -36,6 +36,7 @@ from tonghop.intake._files import (
     strange_note,
     write_note,
 )
+from tonghop.intake._package import MAX_INPUT_BYTES
 from tonghop.intake.archive import Archive, Arrival, fsync_dir
 from tonghop.intake.checks import CheckResult, check_against_previous, check_content
 from tonghop.intake.feedback import feedback_file_name, write_feedback, write_unreadable_note
@@ -60,7 +61,9 @@ __all__ = [
 log = logging.getLogger("tonghop.intake.inbox")
 
 Clock = Callable[[], dt.datetime]
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a return is tens of KB; larger files are never read
+# A return is tens of KB. A file larger than the reader accepts is never read (it is moved
+# into archive/oversize/ and answered), rather than read, archived and then refused.
+MAX_FILE_BYTES = MAX_INPUT_BYTES
 MAX_BATCH_BYTES = 64 * 1024 * 1024  # file bytes held at once, whatever arrives
 
 FAILED_MESSAGE = (
