@@ -398,3 +398,64 @@ def test_repository_is_a_workspace() -> None:
     ws = Layout.locate(ROOT)
     assert ws.load_config().committee.place == "Tân Lộc"
     assert ws.form_path.is_file()
+
+
+# --- unknown sections and keys are typos, named with their line and the near valid name ------
+
+
+def _status_through_cli(workspace: Layout) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from tonghop.cli import CliContext, cli
+
+    home = workspace.home
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["--home", str(home), "status", "--period", "2024-H1"], obj=CliContext(str(home))
+    )
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "expected"),
+    [
+        ("[signer]", "[signr]", "[signr]", "[signr]: có phải [signer]?"),
+        ("recipients = [", "recipient = [", "recipient = [", "recipient: có phải recipients?"),
+        ("[[branches]]", "[[branch]]", "[[branch]]", "[[branch]]: có phải [[branches]]?"),
+    ],
+)
+def test_typo_in_config_exits_2_naming_it_and_its_line(
+    workspace: Layout, old: str, new: str, needle: str, expected: str
+) -> None:
+    text = workspace.config_path.read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, 1)
+    workspace.config_path.write_text(text, encoding="utf-8")
+    code, output = _status_through_cli(workspace)
+    assert code == 2
+    assert expected in output
+    assert f"dòng {line_of(text, needle)}" in output
+    assert "Traceback" not in output
+
+
+def test_unknown_key_without_a_near_one_lists_the_valid_ones(tmp_path: Path) -> None:
+    text = BASE.replace('[signer]\n', '[signer]\nxyz = "1"\n')
+    message = str(config_error(tmp_path, text))
+    assert "«xyz»" in message
+    assert f"dòng {line_of(text, 'xyz')}" in message
+    assert "on_behalf, title, name" in message
+    assert "có phải" not in message
+
+
+def test_typo_in_deadlines_suggests_the_kind(tmp_path: Path) -> None:
+    text = BASE.replace("half = 15", "haf = 15")
+    message = str(config_error(tmp_path, text))
+    assert "haf: có phải half?" in message
+    assert f"dòng {line_of(text, 'haf')}" in message
+
+
+def test_unknown_top_level_key_before_any_section(tmp_path: Path) -> None:
+    text = 'comitee = "x"\n' + BASE
+    message = str(config_error(tmp_path, text))
+    assert "dòng 1" in message
+    assert "comitee: có phải [committee]?" in message

@@ -14,11 +14,24 @@ from typing import Any
 
 from tonghop.errors import ConfigError
 from tonghop.periods import Period, PeriodKind
-from tonghop.tomlfile import TomlTable, nfc, read_toml
+from tonghop.tomlfile import TableKind, TomlTable, nfc, read_toml, reject_unknown_sections
 
 CONFIG_NAME = "tonghop.toml"
 FORM_NAME = "form.toml"
 DEFAULT_DEADLINES = {"month": 5, "quarter": 10, "half": 15, "year": 20}
+# Every name tonghop.toml may use; anything else is reported as a typo.
+CONFIG_SECTIONS: dict[str, TableKind] = {
+    "committee": "table",
+    "signer": "table",
+    "report": "table",
+    "targets": "table",
+    "deadlines": "table",
+    "branches": "array",
+}
+COMMITTEE_KEYS = ("superior", "name", "symbol", "place", "term")
+SIGNER_KEYS = ("on_behalf", "title", "name")
+REPORT_KEYS = ("number", "template", "recipients")
+BRANCH_KEYS = ("code", "name")
 
 
 @dataclass(frozen=True)
@@ -83,8 +96,10 @@ def normalize_code(code: str) -> str:
 def load_config(path: Path) -> Config:
     data, text = read_toml(path)
     name = path.name
+    reject_unknown_sections(data, CONFIG_SECTIONS, text, name)
 
     committee_section = TomlTable(data.get("committee"), "committee", text, name)
+    committee_section.reject_unknown(COMMITTEE_KEYS)
     committee = Committee(
         superior=committee_section.text_value("superior"),
         name=committee_section.text_value("name"),
@@ -98,6 +113,7 @@ def load_config(path: Path) -> Config:
         raise committee_section.fail("term", 'phải có dạng "2020-2025" (năm đầu - năm cuối).')
 
     signer_section = TomlTable(data.get("signer"), "signer", text, name)
+    signer_section.reject_unknown(SIGNER_KEYS)
     signer = Signer(
         on_behalf=signer_section.text_value("on_behalf", "T/M ĐẢNG ỦY"),
         title=signer_section.text_value("title", "BÍ THƯ"),
@@ -105,6 +121,7 @@ def load_config(path: Path) -> Config:
     )
 
     report_section = TomlTable(data.get("report"), "report", text, name)
+    report_section.reject_unknown(REPORT_KEYS)
     recipients = report_section.text_list("recipients")
     report_number = report_section.text_value("number", "", allow_empty=True)
     report_template = report_section.text_value("template", "bao-cao.docx")
@@ -122,9 +139,8 @@ def load_config(path: Path) -> Config:
 
     deadlines_section = TomlTable(data.get("deadlines"), "deadlines", text, name)
     deadlines = dict(DEFAULT_DEADLINES)
+    deadlines_section.reject_unknown(DEFAULT_DEADLINES)
     for key, value in deadlines_section.data.items():
-        if key not in DEFAULT_DEADLINES:
-            raise deadlines_section.fail(key, "chỉ dùng được month, quarter, half hoặc year.")
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
             raise deadlines_section.fail(key, "phải là số ngày (số nguyên từ 0 đến 366).")
         deadlines[key] = value
@@ -151,6 +167,7 @@ def _load_branches(raw: Any, text: str, file_name: str) -> tuple[Branch, ...]:
     seen: set[str] = set()
     for number, item in enumerate(raw, start=1):
         section = TomlTable(item, "branches", text, file_name, occurrence=number)
+        section.reject_unknown(BRANCH_KEYS)
         code = normalize_code(section.text_value("code"))
         if not re.fullmatch(r"[A-Z0-9Đ_.-]{1,20}", code):
             raise section.fail(

@@ -16,7 +16,7 @@ from tonghop.errors import ConfigError, ExprError
 from tonghop.expr import Expr
 from tonghop.periods import PeriodKind
 from tonghop.problems import Level
-from tonghop.tomlfile import TomlTable, read_toml
+from tonghop.tomlfile import TableKind, TomlTable, read_toml, reject_unknown_sections
 
 __all__ = [
     "IDENTITY_FIELDS",
@@ -173,13 +173,41 @@ class FormSpec:
         ]
 
 
+# Every name form.toml may use; anything else is reported as a typo.
+FORM_SECTIONS: dict[str, TableKind] = {
+    "form": "table",
+    "sections": "array",
+    "rules": "array",
+    "derived": "table",
+    "shares": "table",
+}
+FORM_KEYS = ("title", "sheet", "period_kinds")
+SECTION_KEYS = ("id", "title", "fields")
+FIELD_KEYS = (
+    "id",
+    "label",
+    "type",
+    "total",
+    "unit",
+    "required",
+    "periods",
+    "choices",
+    "help",
+    "carried_from",
+)
+RULE_KEYS = ("id", "level", "check", "message", "cells")
+DERIVED_KEYS = ("formula", "label", "unit")
+
+
 def load_form(path: Path) -> FormSpec:
     """Read and validate form.toml; every mistake is a ConfigError naming the key."""
     if not path.is_file():
         raise ConfigError(f"Không tìm thấy tệp biểu mẫu {path}.")
     data, text = read_toml(path)
     name = path.name
+    reject_unknown_sections(data, FORM_SECTIONS, text, name)
     head = TomlTable(data.get("form"), "form", text, name)
+    head.reject_unknown(FORM_KEYS)
     kinds = _kinds(
         head, "period_kinds", head.data.get("period_kinds", [k.value for k in PeriodKind])
     )
@@ -192,11 +220,13 @@ def load_form(path: Path) -> FormSpec:
     field_number = 0  # which [[sections.fields]] of the file, to name the right line
     for section_number, raw in enumerate(raw_sections, start=1):
         part = TomlTable(raw, "sections", text, name, occurrence=section_number)
+        part.reject_unknown(SECTION_KEYS)
         section_id = part.text_value("id")
         fields = []
         for raw_field in part.data.get("fields", []):
             field_number += 1
             item = TomlTable(raw_field, "sections.fields", text, name, occurrence=field_number)
+            item.reject_unknown(FIELD_KEYS)
             new = _field(item, section_id, kinds)
             if new.id in seen:
                 raise item.fail("id", f"mã trường «{new.id}» bị trùng.")
@@ -274,6 +304,7 @@ def _derived(raw: Any, field_ids: set[str], text: str, name: str) -> tuple[Deriv
     out = []
     for derived_id, body in raw.items():
         table = TomlTable(body, f"derived.{derived_id}", text, name)
+        table.reject_unknown(DERIVED_KEYS)
         if not _ID.match(derived_id) or derived_id in field_ids:
             raise table.fail("formula", f"tên «{derived_id}» không hợp lệ hoặc trùng mã trường.")
         formula = table.text_value("formula")
@@ -342,6 +373,7 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
 
 
 def _rule(item: TomlTable, field_ids: set[str]) -> Rule:
+    item.reject_unknown(RULE_KEYS)
     rule_id = item.text_value("id")
     level = item.text_value("level", Level.ERROR)
     if level not in {lv.value for lv in Level}:

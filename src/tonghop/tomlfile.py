@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 import unicodedata
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tonghop.errors import ConfigError
 
-__all__ = ["TomlTable", "header_line", "key_line", "nfc", "read_toml"]
+__all__ = [
+    "TomlTable",
+    "header_line",
+    "key_line",
+    "nfc",
+    "read_toml",
+    "reject_unknown_sections",
+]
+
+TableKind = Literal["table", "array"]
 
 
 def nfc(text: str) -> str:
@@ -118,3 +129,64 @@ class TomlTable:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(key, 'phải là danh sách chuỗi, ví dụ ["Dòng 1", "Dòng 2"].')
         return tuple(nfc(v) for v in value if nfc(v))
+
+    def reject_unknown(self, allowed: Collection[str]) -> None:
+        """A key this table does not use is a typo until shown otherwise: silently ignoring
+        ``recipient =`` would give a report whose "Nơi nhận" lists nobody."""
+        for key in self.data:
+            if key not in allowed:
+                line = key_line(self.text, self.section, key, self.occurrence)
+                if line is None:  # a sub-table, [section.key]
+                    line = header_line(self.text, f"{self.section}.{key}")
+                where = f" (dòng {line})" if line else ""
+                raise ConfigError(
+                    f"Tệp {self.file_name}, mục [{self.section}]{where}: "
+                    + _unknown_message(key, key, allowed, {k: k for k in allowed})
+                )
+
+
+def reject_unknown_sections(
+    data: Mapping[str, Any], allowed: Mapping[str, TableKind], text: str, file_name: str
+) -> None:
+    """Top-level names must be the file's known sections: ``[signr]`` or ``[[branch]]``
+    would otherwise drop the signer or a branch without a word."""
+    shown = {name: _styled(name, kind) for name, kind in allowed.items()}
+    for key, value in data.items():
+        if key in allowed:
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            typed, line = _styled(key, "array"), header_line(text, key)
+        elif isinstance(value, dict):
+            typed, line = (
+                _styled(key, "table"),
+                header_line(text, key) or _first_subtable(text, key),
+            )
+        else:
+            typed, line = key, key_line(text, "", key)
+        where = f", dòng {line}" if line else ""
+        raise ConfigError(
+            f"Tệp {file_name}{where}: " + _unknown_message(key, typed, allowed, shown)
+        )
+
+
+def _styled(name: str, kind: TableKind) -> str:
+    return f"[[{name}]]" if kind == "array" else f"[{name}]"
+
+
+def _first_subtable(text: str, name: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"^\s*\[\[?\s*{re.escape(name)}\.", line):
+            return number
+    return None
+
+
+def _unknown_message(
+    key: str, typed: str, allowed: Collection[str], shown: Mapping[str, str]
+) -> str:
+    valid = ", ".join(shown[name] for name in allowed)
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    if close:
+        return (
+            f"{typed}: có phải {shown[close[0]]}? «{key}» không phải tên dùng được ở đây ({valid})."
+        )
+    return f"«{typed}» không phải tên dùng được ở đây; chỉ dùng: {valid}. Hãy sửa hoặc xóa dòng đó."
