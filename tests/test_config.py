@@ -439,7 +439,7 @@ def test_typo_in_config_exits_2_naming_it_and_its_line(
 
 
 def test_unknown_key_without_a_near_one_lists_the_valid_ones(tmp_path: Path) -> None:
-    text = BASE.replace('[signer]\n', '[signer]\nxyz = "1"\n')
+    text = BASE.replace("[signer]\n", '[signer]\nxyz = "1"\n')
     message = str(config_error(tmp_path, text))
     assert "«xyz»" in message
     assert f"dòng {line_of(text, 'xyz')}" in message

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tonghop.errors import ConfigError, ExprError
-from tonghop.form import IDENTITY_FIELDS, FieldType, Rule, load_form
+from tonghop.form import FIELD_KEYS, IDENTITY_FIELDS, FieldType, Rule, load_form
+from tonghop.layout import Layout
 from tonghop.periods import PeriodKind
 
 from .helpers import FORM, FORM_PATH, is_vietnamese
@@ -480,3 +481,56 @@ def test_rules_must_be_an_array_of_tables(tmp_path: Path) -> None:
 def test_sheet_name_is_cut_to_excel_limit(tmp_path: Path) -> None:
     text = MINI.replace('title = "BÁO CÁO"', 'title = "BÁO CÁO"\nsheet = "' + "x" * 40 + '"')
     assert load_form(write_form(tmp_path, text)).sheet == "x" * 31
+
+
+# --- unknown sections and keys are typos, named with their line and the near valid name ------
+
+
+def test_typo_in_a_field_key_exits_2_through_the_cli(workspace: Layout) -> None:
+    from click.testing import CliRunner
+
+    from tonghop.cli import CliContext, cli
+
+    text = workspace.form_path.read_text(encoding="utf-8")
+    typo = text.replace('unit = "người"', 'unti = "người"', 1)
+    assert typo != text
+    workspace.form_path.write_text(typo, encoding="utf-8")
+    home = workspace.home
+    result = CliRunner().invoke(
+        cli, ["--home", str(home), "status", "--period", "2024-H1"], obj=CliContext(str(home))
+    )
+    assert result.exit_code == 2
+    assert "unti: có phải unit?" in result.output
+    assert f"dòng {line_of(typo, 'unti =')}" in result.output
+    assert "[sections.fields]" in result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "expected"),
+    [
+        ("[[rules]]", "[[rule]]", "[[rule]]", "[[rule]]: có phải [[rules]]?"),
+        ("[form]", "[from]", "[from]", "[from]: có phải [form]?"),
+        ('title = "THÔNG TIN"', 'titel = "THÔNG TIN"', "titel", "titel: có phải title?"),
+        ('check = "women', 'chek = "women', "chek", "chek: có phải check?"),
+    ],
+)
+def test_typos_in_the_form_name_the_near_valid_name(
+    tmp_path: Path, old: str, new: str, needle: str, expected: str
+) -> None:
+    assert old in MINI
+    text = MINI.replace(old, new, 1)
+    message = form_error(tmp_path, text)
+    assert expected in message
+    assert f"dòng {line_of(text, needle)}" in message
+
+
+def test_typo_in_a_derived_figure(tmp_path: Path) -> None:
+    text = MINI + '\n[derived.total]\nlabel = "Tổng"\nformla = "women + members_end"\n'
+    message = form_error(tmp_path, text)
+    assert "formla: có phải formula?" in message
+    assert f"dòng {line_of(text, 'formla')}" in message
+
+
+def test_fields_accept_carried_from() -> None:
+    assert "carried_from" in FIELD_KEYS
+    assert load_form(FORM_PATH).fields  # the repository's own form uses every kind of key
