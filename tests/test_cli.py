@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -130,8 +131,21 @@ def test_init_makes_a_ready_workspace(tmp_path):
     assert (target / "inbox").is_dir() and (target / "archive").is_dir()
     again = runner.invoke(cli, ["init", str(target)])
     assert again.exit_code == 1 and "không ghi đè" in again.output
+    # init writes the neutral config: forms and report refuse while a placeholder remains
+    config = (target / "tonghop.toml").read_text(encoding="utf-8")
+    assert "<HỌ VÀ TÊN NGƯỜI KÝ>" in config and "PHƯỜNG TÂN LỘC" not in config
+    forms = runner.invoke(cli, ["--home", str(target), "forms", "-k", "2024"])
+    assert forms.exit_code == 2, forms.output
+    assert "khóa «name»" in forms.output and "<HỌ VÀ TÊN NGƯỜI KÝ>" in forms.output
+    report = runner.invoke(cli, ["--home", str(target), "report", "-k", "2024", "--no-pdf"])
+    assert report.exit_code == 2 and "còn chỗ chưa điền" in report.output
+    status = runner.invoke(cli, ["--home", str(target), "status", "-k", "2024"])
+    assert status.exit_code == 0, status.output  # status, check and process still run
+    filled = re.sub(r"<([^<>]+)>", lambda m: m[1].title(), config)
+    (target / "tonghop.toml").write_text(filled, encoding="utf-8")
     forms = runner.invoke(cli, ["--home", str(target), "forms", "-k", "2024"])
     assert forms.exit_code == 0, forms.output
+    assert len(list((target / "outbox" / "2024" / "bieu-mau").glob("*.xlsx"))) == 2
 
 
 def test_unexpected_error_is_logged_not_shown(run, workspace, monkeypatch):

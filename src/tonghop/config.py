@@ -32,6 +32,9 @@ COMMITTEE_KEYS = ("superior", "name", "symbol", "place", "term")
 SIGNER_KEYS = ("on_behalf", "title", "name")
 REPORT_KEYS = ("number", "template", "recipients")
 BRANCH_KEYS = ("code", "name")
+# `tonghop init` writes visible placeholders such as "<HỌ VÀ TÊN NGƯỜI KÝ>" for the secretary
+# to replace; a report or a form must never go out with one left in.
+PLACEHOLDER = re.compile(r"<[^<>]+>")
 
 
 @dataclass(frozen=True)
@@ -182,3 +185,28 @@ def _load_branches(raw: Any, text: str, file_name: str) -> tuple[Branch, ...]:
         seen.add(code)
         branches.append(Branch(code=code, name=section.text_value("name")))
     return tuple(branches)
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A value of tonghop.toml still holding a ``<...>`` placeholder, and where it is."""
+
+    section: str
+    key: str
+    value: str
+    occurrence: int | None = None  # which [[branches]] table
+
+
+def placeholders(config: Config) -> list[Placeholder]:
+    """Every value the secretary has not filled in yet, in file order."""
+    candidates: list[Placeholder] = [
+        *(Placeholder("committee", k, getattr(config.committee, k)) for k in COMMITTEE_KEYS),
+        *(Placeholder("signer", k, getattr(config.signer, k)) for k in SIGNER_KEYS),
+        Placeholder("report", "number", config.report_number),
+        *(Placeholder("report", "recipients", r) for r in config.recipients),
+        *(
+            Placeholder("branches", "name", b.name, occurrence=n)
+            for n, b in enumerate(config.branches, start=1)
+        ),
+    ]
+    return [p for p in candidates if PLACEHOLDER.search(p.value)]

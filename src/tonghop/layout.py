@@ -16,7 +16,7 @@ from tonghop.config import CONFIG_NAME, FORM_NAME, Branch, Config, load_config
 from tonghop.errors import ConfigError, TonghopError
 from tonghop.periods import Period
 
-__all__ = ["DEFAULTS", "Layout", "create_workspace"]
+__all__ = ["DEFAULTS", "NEW_CONFIG", "Layout", "create_workspace"]
 
 LEDGER_NAME = "ledger.sqlite3"
 
@@ -32,6 +32,9 @@ def _defaults() -> Path:
 
 
 DEFAULTS = _defaults()
+# The tonghop.toml `tonghop init` writes: neutral, Vietnamese comments, "<...>" placeholders
+# the secretary must replace (Workspace.require_ready refuses forms and reports until then).
+NEW_CONFIG = Path(__file__).parent / "data" / "tonghop-moi.toml"
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,20 @@ class Layout:
     def period_outbox(self, period: Period) -> Path:
         return self.outbox / period.code
 
-    def create(self, source: Layout, *, branches: Sequence[Branch] | None = None) -> Layout:
-        """Make this folder a workspace: ``source``'s tonghop.toml and templates/, empty
-        inbox/, outbox/ and archive/. With ``branches``, they replace the copied list.
-        Templates already in the folder are kept."""
+    def create(
+        self,
+        source: Layout,
+        *,
+        branches: Sequence[Branch] | None = None,
+        config_text: str | None = None,
+    ) -> Layout:
+        """Make this folder a workspace: ``source``'s tonghop.toml (or ``config_text``) and
+        templates/, empty inbox/, outbox/ and archive/. With ``branches``, they replace the
+        copied list. Templates already in the folder are kept."""
         self.templates.mkdir(parents=True, exist_ok=True)
-        text = source.config_path.read_text(encoding="utf-8-sig")
+        if config_text is None:
+            config_text = source.config_path.read_text(encoding="utf-8-sig")
+        text = config_text
         if branches is not None:
             text = text.split("[[branches]]", 1)[0].rstrip() + "\n"
             text += "".join(
@@ -109,9 +120,12 @@ class Layout:
 
 
 def create_workspace(folder: str | os.PathLike[str], *, source: Layout | None = None) -> Layout:
-    """Make ``folder`` a new workspace from ``source`` (default: the package's defaults);
-    refuses a folder that already has a tonghop.toml."""
+    """Make ``folder`` a new workspace from ``source``'s tonghop.toml and templates; refuses a
+    folder that already has a tonghop.toml. Without ``source`` (`tonghop init`): the package's
+    templates and the neutral tonghop-moi.toml, never the seed committee's own people."""
     layout = Layout(Path(folder).resolve())
     if layout.config_path.exists():
         raise TonghopError(f"Thư mục {layout.home} đã có tonghop.toml; không ghi đè.")
-    return layout.create(source or Layout(DEFAULTS))
+    if source is not None:
+        return layout.create(source)
+    return layout.create(Layout(DEFAULTS), config_text=NEW_CONFIG.read_text(encoding="utf-8"))

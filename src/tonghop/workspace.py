@@ -266,9 +266,33 @@ class Workspace:
             if fld.total == Total.STOCK_START and fld.carried_from
         }
 
+    def require_ready(self) -> None:
+        """Refuse to make anything a branch or the superior will read while tonghop.toml
+        still holds a placeholder written by `tonghop init`, naming each one."""
+        from tonghop.config import placeholders
+        from tonghop.tomlfile import key_line
+
+        found = placeholders(self.config)
+        if not found:
+            return
+        text = self.layout.config_path.read_text(encoding="utf-8-sig")
+        lines = []
+        for item in found:
+            line = key_line(text, item.section, item.key, item.occurrence)
+            where = f" (dòng {line})" if line else ""
+            lines.append(f"- mục [{item.section}], khóa «{item.key}»{where}: «{item.value}»")
+        raise ConfigError(
+            f"Tệp {self.layout.config_path.name} còn chỗ chưa điền (phần trong dấu < >), nên "
+            "chưa tạo được biểu mẫu hay báo cáo:\n"
+            + "\n".join(lines)
+            + "\nHãy thay bằng thông tin thật của Đảng bộ rồi chạy lại lệnh."
+        )
+
     def make_forms(self, period: Period, branch_codes: Sequence[str] = ()) -> FormsMade:
         """One pre-filled workbook per branch (or per named branch) in outbox/KỲ/bieu-mau/."""
         from tonghop.blank import form_file_name, write_blank_form
+
+        self.require_ready()
 
         branches = [self.branch(c) for c in branch_codes] or list(self.config.branches)
         folder = self.layout.period_outbox(period) / "bieu-mau"
@@ -301,6 +325,8 @@ class Workspace:
     ) -> Published:
         """Rebuild every output of ``period``: the report, the figures workbook, the status."""
         from tonghop.report.publish import publish
+
+        self.require_ready()
 
         return publish(
             self.layout,
