@@ -404,6 +404,33 @@ def test_recipients_list_is_the_configuration(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "office_copy", ["Lưu Văn phòng Đảng ủy", "Lưu VP", "Lưu: Văn phòng Đảng ủy.", "lưu vp"]
+)
+def test_office_copy_is_listed_once_even_when_configured(tmp_path, office_copy):
+    from tonghop.report.context import recipients_before_office_copy
+
+    configured = ["Thường trực Quận ủy (báo cáo)", office_copy, "Các chi bộ trực thuộc"]
+    recipients = recipients_before_office_copy(configured)
+    document = render(tmp_path, recipients=recipients)
+    left = table_with(document, "Nơi nhận:").rows[0].cells[0]
+    shown = [p.text for p in left.paragraphs if p.text.strip()]
+    assert shown == [
+        "Nơi nhận:",
+        "- Thường trực Quận ủy (báo cáo),",
+        "- Các chi bộ trực thuộc,",
+        "- Lưu Văn phòng Đảng ủy.",
+    ]
+    assert sum("Lưu" in line for line in shown) == 1
+
+
+def test_recipients_not_an_office_copy_are_kept():
+    from tonghop.report.context import recipients_before_office_copy
+
+    kept = ["Ban Thường vụ Thành ủy (báo cáo)", "Lưu trữ lịch sử Đảng bộ", "Văn phòng Thành ủy"]
+    assert recipients_before_office_copy(kept) == kept
+
+
 # --- appendix -----------------------------------------------------------------------------
 def test_appendix_table(doc):
     context = sample_context()

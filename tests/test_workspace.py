@@ -125,3 +125,50 @@ def test_create_makes_a_workspace_and_never_overwrites_one(tmp_path: Path) -> No
     assert layout.config_path.is_file() and layout.form_path.is_file() and layout.inbox.is_dir()
     with pytest.raises(tonghop.TonghopError, match="không ghi đè"):
         tonghop.create(tmp_path / "xa-moi")
+
+
+def test_office_copy_configured_by_hand_appears_once(
+    workspace: Layout, clock: FakeClock, make_return
+) -> None:
+    import docx
+
+    text = workspace.config_path.read_text(encoding="utf-8")
+    text = text.replace('"Các chi bộ trực thuộc",', '"Các chi bộ trực thuộc",\n    "Lưu VP",')
+    workspace.config_path.write_text(text, encoding="utf-8")
+    make_return("LT1", "2024-H1")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        ws.take_inbox()
+        done = ws.publish(ws.period("2024-H1"), pdf=False)
+    assert done.report is not None
+    document = docx.Document(str(done.report))
+    lines = [
+        p.text
+        for table in document.tables
+        for row in table.rows
+        for cell in row.cells
+        for p in cell.paragraphs
+    ]
+    office_copies = {line for line in lines if line.startswith("- Lưu")}
+    assert office_copies == {"- Lưu Văn phòng Đảng ủy."}
+    assert "- Lưu VP," not in lines
+    assert "- Các chi bộ trực thuộc," in lines
+
+
+def test_forms_and_report_refuse_a_placeholder_but_status_runs(
+    workspace: Layout, clock: FakeClock
+) -> None:
+    text = workspace.config_path.read_text(encoding="utf-8")
+    text = text.replace('name = "Nguyễn Thị Thu Bạch"', 'name = "<HỌ VÀ TÊN NGƯỜI KÝ>"')
+    workspace.config_path.write_text(text, encoding="utf-8")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        period = ws.period("2024-H1")
+        for refused in (lambda: ws.make_forms(period), lambda: ws.publish(period, pdf=False)):
+            with pytest.raises(ConfigError) as info:
+                refused()
+            assert info.value.exit_code == 2
+            message = str(info.value)
+            assert "mục [signer], khóa «name»" in message and "<HỌ VÀ TÊN NGƯỜI KÝ>" in message
+            line = next(n for n, t in enumerate(text.splitlines(), 1) if "<HỌ VÀ" in t)
+            assert f"dòng {line}" in message
+        assert ws.status(period).counted == 0
+    assert not (workspace.outbox / "2024-H1").exists()

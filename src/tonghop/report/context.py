@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from tonghop.config import Config
@@ -11,6 +14,15 @@ from tonghop.report.aggregate import Aggregate
 from tonghop.report.status import PeriodStatus
 
 TERM_LABEL = "từ đầu nhiệm kỳ đến nay"
+# The template closes "Nơi nhận" with its own "- Lưu Văn phòng Đảng ủy."; a recipient naming
+# that same office copy ("Lưu VP", "Lưu: Văn phòng Đảng ủy.") is it, listed already.
+_OFFICE_COPY = re.compile(r"lưu\W*(vp|văn phòng)\b", re.IGNORECASE)
+
+
+def recipients_before_office_copy(listed: Iterable[str]) -> list[str]:
+    """The configured recipients without the office's own copy, which the template adds
+    once, last, with the closing full stop: it is added only when not listed already."""
+    return [r for r in listed if not _OFFICE_COPY.match(unicodedata.normalize("NFC", r).strip())]
 
 
 def title_summary(aggregate: Aggregate) -> str:
@@ -72,7 +84,7 @@ def report_context(
             "title": config.signer.title,
             "name": config.signer.name,
         },
-        "recipients": list(config.recipients),
+        "recipients": recipients_before_office_copy(config.recipients),
         "number": config.report_number,
         "date": date,
         "period": {
