@@ -1,4 +1,5 @@
-"""The repository root is a ready workspace, and `tonghop init` ships the same files.
+"""The repository root is a ready workspace, and `tonghop init` ships its templates (its
+tonghop.toml is the neutral src/tonghop/data/tonghop-moi.toml instead).
 
 There is one copy of each default: the repository's tonghop.toml and templates/. setup.py
 copies them into the wheel as tonghop/data/defaults/; a source tree (editable install) reads
