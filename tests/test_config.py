@@ -459,3 +459,24 @@ def test_unknown_top_level_key_before_any_section(tmp_path: Path) -> None:
     message = str(config_error(tmp_path, text))
     assert "dòng 1" in message
     assert "comitee: có phải [committee]?" in message
+
+
+def test_the_neutral_config_init_writes_loads_and_names_no_one() -> None:
+    from tonghop.config import placeholders
+    from tonghop.layout import NEW_CONFIG
+
+    text = NEW_CONFIG.read_text(encoding="utf-8")
+    config = load_config(NEW_CONFIG)
+    seed = load_config(CONFIG_PATH)
+    for real in (seed.committee.superior, seed.committee.name, seed.committee.place):
+        assert real not in text
+    assert seed.signer.name not in text and "Quận" not in text
+    assert config.committee.name == "ĐẢNG ỦY XÃ <TÊN XÃ>"
+    assert config.signer.name == "<HỌ VÀ TÊN NGƯỜI KÝ>"
+    assert len(config.branches) == 2
+    found = {(p.section, p.key, p.occurrence) for p in placeholders(config)}
+    assert {("committee", "name", None), ("signer", "name", None)} <= found
+    assert {("branches", "name", 1), ("branches", "name", 2)} <= found
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert comments and all(is_vietnamese(c) or not c.strip("# ") for c in comments[:3])
+    assert placeholders(seed) == []  # the seed workspace is ready as it is
