@@ -163,7 +163,10 @@ def init(directory: Path) -> None:
 
     layout = create_workspace(directory)
     click.echo(f"Đã tạo thư mục làm việc {layout.home}.")
-    click.echo("Hãy sửa tonghop.toml (tên Đảng ủy, danh sách chi bộ, người ký) trước khi dùng.")
+    click.echo(
+        "Hãy sửa tonghop.toml trước khi dùng: điền tên Đảng ủy, người ký, nơi nhận và danh sách"
+        " chi bộ vào các chỗ trong dấu < >; lệnh forms và report chưa chạy khi còn chỗ chưa điền."
+    )
 
 
 @cli.command()
@@ -315,8 +318,13 @@ def demo(context: CliContext, directory: Path | None, no_pdf: bool) -> None:
     from tonghop.demo import run_demo
     from tonghop.layout import DEFAULTS, Layout
 
+    from .config import placeholders
+
+    # The demo is the seed committee's, unless this folder holds a committee of its own
+    # (a folder just made by `tonghop init` still has placeholders: the seed's then).
     here = Layout.locate(context.home)
-    source = here if here.config_path.exists() else Layout(DEFAULTS)
+    own = here.config_path.exists() and not placeholders(here.load_config())
+    source = here if own else Layout(DEFAULTS)
     target = directory or (here.home / "demo")
     click.echo(f"Đang tạo dữ liệu mẫu trong {target} ...")
     result = run_demo(target, source, pdf=not no_pdf)
