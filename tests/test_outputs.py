@@ -4,11 +4,19 @@ permissions, no stale PDF beside a newer report."""
 from __future__ import annotations
 
 import os
+import stat
 
+import pytest
+from click.testing import CliRunner
 from openpyxl import load_workbook
 
+import tonghop
+from tonghop import office
+from tonghop.cli import CliContext, cli
 from tonghop.intake.inbox import Intake
 from tonghop.ledger import Outcome
+from tonghop.report.publish import AGGREGATE_NAME, STATUS_NAME
+from tonghop.watch._rebuild import Publisher
 
 
 def _texts_of_workbook(path) -> str:
@@ -54,3 +62,77 @@ def test_two_rejected_returns_of_one_branch_in_one_minute_both_keep_their_feedba
         text = _texts_of_workbook(workspace.outbox / row.feedback)
         other = ({"lan-1.xlsx", "lan-2.xlsx"} - {row.source_name}).pop()
         assert row.source_name in text and other not in text
+
+
+@pytest.fixture
+def run(workspace, clock):
+    def invoke(*args: str):
+        return CliRunner().invoke(
+            cli, ["--home", str(workspace.home), *args], obj=CliContext(str(workspace.home), clock)
+        )
+
+    return invoke
+
+
+@pytest.fixture
+def umask():
+    """Sets the process's umask for one test and restores it."""
+    saved = os.umask(0o022)
+    os.umask(saved)
+    yield os.umask
+    os.umask(saved)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_every_output_gets_the_mode_the_umask_gives(run, workspace, make_return, umask, mask):
+    umask(mask)
+    make_return("LT1", "2024-H1")
+    make_return("LT2", "2024-H1", members_end=1)  # rejected: a feedback workbook
+    make_return("TL1", "2024-H1", admitted=-1, name="canh-bao.xlsx")
+    (workspace.inbox / "cu.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
+    assert run("process").exit_code == 0
+    result = run("report", "--period", "2024-H1", "--no-pdf")
+    assert result.exit_code == 0, result.output
+
+    written = [p for p in workspace.outbox.rglob("*") if p.is_file()]
+    names = {p.name for p in written}
+    assert {"bao-cao-2024-H1.docx", AGGREGATE_NAME, STATUS_NAME} <= names
+    assert any(p.suffix == ".txt" for p in written)  # the note for cu.xls
+    assert any("phan-hoi" in p.name and p.suffix == ".xlsx" for p in written)
+    modes = {
+        p.relative_to(workspace.outbox).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in written
+    }
+    assert modes == dict.fromkeys(modes, 0o666 & ~mask)
+
+
+def test_a_report_without_its_pdf_removes_the_old_pdf(run, workspace, make_return):
+    make_return("LT1", "2024-H1")
+    assert run("process").exit_code == 0
+    folder = workspace.outbox / "2024-H1"
+    folder.mkdir(parents=True, exist_ok=True)
+    old_pdf = folder / "bao-cao-2024-H1.pdf"
+    old_pdf.write_bytes(b"%PDF-1.4 the figures of an earlier report")
+
+    result = run("report", "--period", "2024-H1", "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert (folder / "bao-cao-2024-H1.docx").is_file()
+    assert not old_pdf.exists()
+
+
+def test_the_watchers_rebuild_drops_the_old_pdf_and_makes_the_new_one_later(
+    workspace, make_return, clock
+):
+    make_return("LT1", "2024-H1")
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        ws.take_inbox()
+        publisher = Publisher(ws)
+        report = publisher.report_path("2024-H1")
+        report.parent.mkdir(parents=True, exist_ok=True)
+        stale = report.with_suffix(".pdf")
+        stale.write_bytes(b"%PDF-1.4 old")
+        publisher.build("2024-H1", full=True)
+        assert report.is_file() and not stale.exists()
+        if office.find_soffice() is None:
+            pytest.skip("LibreOffice is not installed: the later PDF cannot be made")
+        publisher.make_pdf("2024-H1")
+        assert stale.read_bytes().startswith(b"%PDF") and stale.stat().st_size > 1000
