@@ -11,12 +11,13 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 import tonghop
-from tonghop import office
 from tonghop.cli import CliContext, cli
 from tonghop.intake.inbox import Intake
 from tonghop.ledger import Outcome
 from tonghop.report.publish import AGGREGATE_NAME, STATUS_NAME
 from tonghop.watch._rebuild import Publisher
+
+from .conftest import needs_soffice
 
 
 def _texts_of_workbook(path) -> str:
@@ -93,12 +94,14 @@ def test_every_output_gets_the_mode_the_umask_gives(run, workspace, make_return,
     assert run("process").exit_code == 0
     result = run("report", "--period", "2024-H1", "--no-pdf")
     assert result.exit_code == 0, result.output
+    assert run("forms", "--period", "2024", "--branch", "LT1").exit_code == 0
 
     written = [p for p in workspace.outbox.rglob("*") if p.is_file()]
     names = {p.name for p in written}
     assert {"bao-cao-2024-H1.docx", AGGREGATE_NAME, STATUS_NAME} <= names
     assert any(p.suffix == ".txt" for p in written)  # the note for cu.xls
     assert any("phan-hoi" in p.name and p.suffix == ".xlsx" for p in written)
+    assert any(p.parent.name == "bieu-mau" for p in written)
     modes = {
         p.relative_to(workspace.outbox).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in written
     }
@@ -120,8 +123,9 @@ def test_a_report_without_its_pdf_removes_the_old_pdf(run, workspace, make_retur
 
 
 def test_the_watchers_rebuild_drops_the_old_pdf_and_makes_the_new_one_later(
-    workspace, make_return, clock
+    workspace, make_return, clock, umask
 ):
+    umask(0o022)
     make_return("LT1", "2024-H1")
     with tonghop.open(workspace.home, clock=clock) as ws:
         ws.take_inbox()
@@ -132,7 +136,7 @@ def test_the_watchers_rebuild_drops_the_old_pdf_and_makes_the_new_one_later(
         stale.write_bytes(b"%PDF-1.4 old")
         publisher.build("2024-H1", full=True)
         assert report.is_file() and not stale.exists()
-        if office.find_soffice() is None:
-            pytest.skip("LibreOffice is not installed: the later PDF cannot be made")
+        needs_soffice()  # the PDF made later, from the new report
         publisher.make_pdf("2024-H1")
         assert stale.read_bytes().startswith(b"%PDF") and stale.stat().st_size > 1000
+        assert stat.S_IMODE(stale.stat().st_mode) == 0o644
