@@ -140,3 +140,21 @@ def test_the_watchers_rebuild_drops_the_old_pdf_and_makes_the_new_one_later(
         publisher.make_pdf("2024-H1")
         assert stale.read_bytes().startswith(b"%PDF") and stale.stat().st_size > 1000
         assert stat.S_IMODE(stale.stat().st_mode) == 0o644
+
+
+def test_answers_keep_unique_names_where_hard_links_are_refused(
+    workspace, config, form, ledger, clock, monkeypatch
+):
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted")  # as on FAT or exFAT
+
+    monkeypatch.setattr(os, "link", no_links)
+    (workspace.inbox / "Chi bo LT1.ods").write_bytes(b"PK\x03\x04 not really" + os.urandom(64))
+    (workspace.inbox / "Chi bo LT1.xls").write_bytes(b"\xd0\xcf\x11\xe0" + os.urandom(900))
+    Intake(workspace, config, form, ledger, clock=clock).process_inbox()
+
+    rows = ledger.all()
+    assert len({row.feedback for row in rows}) == 2
+    for row in rows:
+        text = (workspace.outbox / row.feedback).read_text(encoding="utf-8-sig")
+        assert row.source_name in text

@@ -242,6 +242,13 @@ def place_new(temp: Path, target: Path) -> Path:
             os.link(temp, candidate)
         except FileExistsError:
             continue
+        except OSError:  # no hard links here (FAT, exFAT, some shares): claim, then fill
+            try:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            os.replace(temp, candidate)
+            return candidate
         temp.unlink()
         return candidate
     raise FileExistsError(target)  # pragma: no cover - ten thousand answers in one minute
