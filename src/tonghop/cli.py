@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from tonghop import __version__
+from tonghop import __version__, _click_vi
+
+_click_vi.install()  # before the decorators below: click's own words in Vietnamese
+
+OPTIONS_METAVAR = "[TÙY_CHỌN]"
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -60,8 +64,23 @@ class CliContext:
         return layout.logs if layout.home.is_dir() else Path.cwd()
 
 
+class TonghopCommand(click.Command):
+    """A command whose usage line reads "[TÙY_CHỌN]" instead of click's "[OPTIONS]"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", OPTIONS_METAVAR)
+        super().__init__(*args, **kwargs)
+
+
 class TonghopGroup(click.Group):
     """Runs a command and turns whatever it raises into a Vietnamese message and exit code."""
+
+    command_class = TonghopCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", OPTIONS_METAVAR)
+        kwargs.setdefault("subcommand_metavar", "LỆNH [THAM_SỐ]...")
+        super().__init__(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -156,7 +175,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", metavar="THƯ_MỤC", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
     """Tạo một thư mục làm việc mới (cấu hình, mẫu biểu, inbox, outbox, archive)."""
     from tonghop.layout import create_workspace
@@ -181,7 +200,7 @@ def forms(context: CliContext, period_text: str, branch_codes: tuple[str, ...]) 
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", metavar="TỆP...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_context
 def check(context: CliContext, files: tuple[Path, ...]) -> None:
     """Kiểm tra tệp báo cáo mà không lưu (mã thoát 0: hợp lệ, 1: có lỗi, 2: không đọc được)."""
@@ -310,7 +329,12 @@ def report(context: CliContext, period_text: str, report_date: str | None, no_pd
 
 
 @cli.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "directory",
+    metavar="[THƯ_MỤC]",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+)
 @click.option("--no-pdf", is_flag=True, help="Không tạo bản PDF.")
 @pass_context
 def demo(context: CliContext, directory: Path | None, no_pdf: bool) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "kind_of",
     "open_regular",
     "owner_file_present",
+    "place_new",
     "scan_inbox",
     "short_name",
     "strange_note",
@@ -229,12 +230,37 @@ def strange_note(source: str, what: str) -> list[str]:
     ]
 
 
-def write_note(target: Path, lines: list[str]) -> None:
-    """A short note as the branch's office reads it: UTF-8 with BOM, CRLF, written whole."""
+def place_new(temp: Path, target: Path) -> Path:
+    """Give the finished ``temp`` a name no file has yet: ``target``, else ``stem-2.ext``,
+    ``stem-3.ext``... and return it. An answer is never replaced: two answers made in the
+    same minute (an .ods and an .xls of one branch) both survive, each ledger row naming its
+    own. A hard link is created only if the name is free, atomically, so two writers never
+    take the same name; ``temp`` must be in the target's folder."""
+    for number in range(1, 10_000):
+        candidate = target if number == 1 else target.with_stem(f"{target.stem}-{number}")
+        try:
+            os.link(temp, candidate)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here (FAT, exFAT, some shares): claim, then fill
+            try:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            os.replace(temp, candidate)
+            return candidate
+        temp.unlink()
+        return candidate
+    raise FileExistsError(target)  # pragma: no cover - ten thousand answers in one minute
+
+
+def write_note(target: Path, lines: list[str]) -> Path:
+    """A short note as the branch's office reads it: UTF-8 with BOM, CRLF, written whole,
+    under a new name (see ``place_new``); returns the name it was given."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         temp.write_bytes("\r\n".join(lines).encode("utf-8-sig"))
-        os.replace(temp, target)
+        return place_new(temp, target)
     finally:
         temp.unlink(missing_ok=True)

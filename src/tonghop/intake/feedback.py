@@ -52,6 +52,7 @@ from tonghop.intake._feedback_source import (
     load_original,
 )
 from tonghop.intake._feedback_source import put_text as _put
+from tonghop.intake._files import place_new
 from tonghop.intake.values import visible_text
 from tonghop.problems import Problem
 
@@ -179,10 +180,9 @@ def write_feedback(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             workbook.save(temp)
-        os.replace(temp, target)
+        return place_new(temp, target)
     finally:
         temp.unlink(missing_ok=True)
-    return target
 
 
 def _one_line(name: str) -> str:
@@ -212,10 +212,9 @@ def write_unreadable_note(file_name: str, message: str, out_path: Path) -> Path:
     temp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
         temp.write_bytes("\r\n".join(lines).encode("utf-8-sig"))
-        os.replace(temp, out_path)
+        return place_new(temp, out_path)
     finally:
         temp.unlink(missing_ok=True)
-    return out_path
 
 
 # --- the original workbook -------------------------------------------------------------------

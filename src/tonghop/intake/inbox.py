@@ -309,7 +309,7 @@ class Intake:
             "",
         ]
         try:
-            write_note(target, lines)
+            target = write_note(target, lines)
             sub.feedback = self._relative(target)
         except OSError as exc:
             log.warning("Không ghi được %s (%s).", for_log(target), for_log(exc))
@@ -359,7 +359,7 @@ class Intake:
                 feedback_file_name(None, None, path.name, sub.received_at).rsplit(".", 1)[0]
                 + ".txt"
             )
-            write_unreadable_note(path.name, outcome, target)
+            target = write_unreadable_note(path.name, outcome, target)
             sub.feedback = self._relative(target)
             return target
 
@@ -426,7 +426,7 @@ class Intake:
             archived_as=f"oversize/{keep_as}",
         )
         target = self._feedback_dir(None) / f"{Path(keep_as).stem}-phan-hoi.txt"
-        write_unreadable_note(clean_text(path.name), message, target)
+        target = write_unreadable_note(clean_text(path.name), message, target)
         sub.feedback = self._relative(target)
         sub.elapsed_ms = (time.perf_counter() - started) * 1000
         self.ledger.record(sub)

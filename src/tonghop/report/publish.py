@@ -102,7 +102,25 @@ def publish(
         except ReportError as exc:
             # The Word report is there; a failed PDF must not hide it.
             pdf_problem = str(exc)
+    if pdf_path is None:
+        pdf_problem = _drop_stale_pdf(report) or pdf_problem
     return Published(period, report, pdf_path, workbook, status_page, agg, status, pdf_problem)
+
+
+def _drop_stale_pdf(report: Path) -> str | None:
+    """A new report was written without its PDF (``--no-pdf``, the watcher's rebuild, no
+    LibreOffice, a failed conversion): the PDF beside it shows the old figures, so it goes.
+    (The watcher makes the new one later, from the new report.) Returns a problem to show
+    when the old PDF cannot be removed."""
+    stale = report.with_suffix(".pdf")
+    try:
+        stale.unlink(missing_ok=True)
+    except OSError:
+        return (
+            f"Không xóa được bản PDF cũ {stale.name}: bản này không còn khớp với báo cáo mới. "
+            "Hãy đóng tệp PDF rồi chạy lại lệnh, hoặc tự xóa tệp đó."
+        )
+    return None
 
 
 # --- the aggregate workbook --------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import unicodedata
@@ -234,9 +235,16 @@ def _template_error(template_path: Path, exc: BaseException) -> ReportTemplateEr
 # Public API
 # --------------------------------------------------------------------------------------
 def _temporary_sibling(target: Path, suffix: str) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=suffix, dir=target.parent)
-    os.close(handle)
-    return Path(name)
+    """A new empty file beside ``target``, created with the mode the process's umask gives
+    (0644 by default) and not mkstemp's 0600: the report is renamed over from it, and a
+    secretary reading the shared folder must be able to open it like every other output."""
+    while True:
+        name = target.with_name(f".{target.stem}-{secrets.token_hex(6)}{suffix}")
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:  # pragma: no cover - 48 random bits taken already
+            continue
+        return name
 
 
 def _replace(source: Path, target: Path) -> None:
