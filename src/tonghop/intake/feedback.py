@@ -52,7 +52,7 @@ from tonghop.intake._feedback_source import (
     load_original,
 )
 from tonghop.intake._feedback_source import put_text as _put
-from tonghop.intake._files import place_new
+from tonghop.intake._files import place_new, write_note
 from tonghop.intake.values import visible_text
 from tonghop.problems import Problem
 
@@ -208,13 +208,7 @@ def write_unreadable_note(file_name: str, message: str, out_path: Path) -> Path:
         "5. Nếu vẫn không được, hãy liên hệ Văn phòng Đảng ủy để nhận lại biểu mẫu trống.",
         "",
     ]
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    temp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    try:
-        temp.write_bytes("\r\n".join(lines).encode("utf-8-sig"))
-        return place_new(temp, out_path)
-    finally:
-        temp.unlink(missing_ok=True)
+    return write_note(out_path, lines)
 
 
 # --- the original workbook -------------------------------------------------------------------
