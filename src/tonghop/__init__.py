@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tonghop._lazy import lazy_names
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -28,15 +30,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ConfigError": "errors",
-    "LockBusy": "errors",
-    "TonghopError": "errors",
-    "UsageError": "errors",
-    "Layout": "layout",
-    "Outcome": "ledger",
-    "Period": "periods",
-    "Unreadable": "reader",
-    "Workspace": "workspace",
+    "ConfigError": "tonghop.errors",
+    "LockBusy": "tonghop.errors",
+    "TonghopError": "tonghop.errors",
+    "UsageError": "tonghop.errors",
+    "Layout": "tonghop.layout",
+    "Outcome": "tonghop.ledger",
+    "Period": "tonghop.periods",
+    "Unreadable": "tonghop.intake.reader",
+    "Workspace": "tonghop.workspace",
 }
 
 if TYPE_CHECKING:
@@ -62,10 +64,4 @@ def create(folder: Any, *, source: Any = None) -> Layout:
     return create_workspace(folder, source=source)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tonghop' has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f".{module}", __name__), name)
+__getattr__ = lazy_names(__name__, _LAZY)

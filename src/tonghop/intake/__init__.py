@@ -8,8 +8,7 @@ does not import them all.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from tonghop._lazy import lazy_names
 
 _PUBLIC = {
     "Archive": "tonghop.intake.archive",
@@ -25,10 +24,4 @@ _PUBLIC = {
     "scan_inbox": "tonghop.intake.inbox",
 }
 __all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _PUBLIC)

@@ -12,8 +12,7 @@ does not import them all.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from tonghop._lazy import lazy_names
 
 _PUBLIC = {
     "Aggregate": "tonghop.report.aggregate",
@@ -24,10 +23,4 @@ _PUBLIC = {
     "write_pdf": "tonghop.report.render",
 }
 __all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _PUBLIC)

@@ -8,8 +8,7 @@ does not import them all.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from tonghop._lazy import lazy_names
 
 _PUBLIC = {
     "WatchOptions": "tonghop.watch.watcher",
@@ -17,10 +16,4 @@ _PUBLIC = {
     "run_watch": "tonghop.watch.watcher",
 }
 __all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _PUBLIC)
