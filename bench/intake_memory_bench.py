@@ -1,13 +1,13 @@
 """Benchmark: peak RSS of ``tonghop process`` on an inbox of large files, whatever arrives.
 
-    .venv/bin/python bench/intake_memory_bench.py --files 20 --mb 60
+    .venv/bin/python bench/intake_memory_bench.py --files 20 --mb 48
 
 Target (issue 8, item 3): a run holds a bounded number of bytes in memory (batches are cut
 by bytes as well as by count; a file over the size limit is never read), so the peak RSS of
 ``process`` stays far below 300 MB on any inbox.
 
 The inbox: ``--files`` files of ``--mb`` MB of random bytes named .xlsx (just under the
-64 MB limit, so each is read, hashed and archived), one file over the limit, and
+50 MB limit the reader accepts, so each is read, hashed and archived), one file over the limit, and
 ``--good`` real returns that must be counted. Each command runs in a fresh interpreter under
 a small runner that reports the child's own maximum resident size (getrusage). The floor,
 measured in the same run: a fresh interpreter that imports the CLI, reads one file of
@@ -49,7 +49,7 @@ def peak_of(command: list[str]) -> tuple[int, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--mb", type=int, default=60)
+    parser.add_argument("--mb", type=int, default=48)
     parser.add_argument("--good", type=int, default=5)
     args = parser.parse_args()
 
