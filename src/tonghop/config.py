@@ -27,11 +27,14 @@ CONFIG_SECTIONS: dict[str, TableKind] = {
     "targets": "table",
     "deadlines": "table",
     "branches": "array",
+    "web": "table",
 }
 COMMITTEE_KEYS = ("superior", "name", "symbol", "place", "term")
 SIGNER_KEYS = ("on_behalf", "title", "name")
 REPORT_KEYS = ("number", "template", "recipients")
 BRANCH_KEYS = ("code", "name")
+WEB_KEYS = ("host", "port", "password_hash")
+DEFAULT_WEB_HOST, DEFAULT_WEB_PORT = "127.0.0.1", 8765
 # `tonghop init` writes visible placeholders such as "<HỌ VÀ TÊN NGƯỜI KÝ>" for the secretary
 # to replace; a report or a form must never go out with one left in.
 PLACEHOLDER = re.compile(r"<[^<>]+>")
@@ -69,6 +72,16 @@ class Branch:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """[web]: where the desk (`tonghop serve`) listens, and its password's hash (werkzeug's
+    format, written by `tonghop web-password`; empty: no password)."""
+
+    host: str = DEFAULT_WEB_HOST
+    port: int = DEFAULT_WEB_PORT
+    password_hash: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     committee: Committee
     signer: Signer
@@ -78,6 +91,7 @@ class Config:
     deadlines: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DEADLINES))
     report_number: str = ""
     report_template: str = "bao-cao.docx"
+    web: WebSettings = field(default_factory=WebSettings)
 
     def branch(self, code: str) -> Branch | None:
         return self._branch_by_code.get(normalize_code(code))
@@ -148,6 +162,8 @@ def load_config(path: Path) -> Config:
             raise deadlines_section.fail(key, "phải là số ngày (số nguyên từ 0 đến 366).")
         deadlines[key] = value
 
+    web = _load_web(TomlTable(data.get("web"), "web", text, name))
+
     return Config(
         committee=committee,
         signer=signer,
@@ -157,7 +173,24 @@ def load_config(path: Path) -> Config:
         deadlines=deadlines,
         report_number=report_number,
         report_template=report_template,
+        web=web,
     )
+
+
+def _load_web(section: TomlTable) -> WebSettings:
+    section.reject_unknown(WEB_KEYS)
+    host = section.text_value("host", DEFAULT_WEB_HOST)
+    port = section.data.get("port", DEFAULT_WEB_PORT)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise section.fail("port", "phải là số cổng (số nguyên từ 1 đến 65535), ví dụ 8765.")
+    password_hash = section.text_value("password_hash", "", allow_empty=True)
+    if password_hash and not re.fullmatch(r"[a-z0-9]+(:[a-z0-9:]+)?\$[^$\s]+\$[0-9a-f]+", password_hash):
+        raise section.fail(
+            "password_hash",
+            "không phải mật khẩu đã mã hóa. Hãy xóa dòng này rồi đặt lại mật khẩu bằng lệnh "
+            "«tonghop web-password».",
+        )
+    return WebSettings(host=host, port=port, password_hash=password_hash)
 
 
 def _load_branches(raw: Any, text: str, file_name: str) -> tuple[Branch, ...]:

@@ -19,6 +19,7 @@ __all__ = [
     "nfc",
     "read_toml",
     "reject_unknown_sections",
+    "set_text_key",
 ]
 
 TableKind = Literal["table", "array"]
@@ -190,3 +191,30 @@ def _unknown_message(
             f"{typed}: có phải {shown[close[0]]}? «{key}» không phải tên dùng được ở đây ({valid})."
         )
     return f"«{typed}» không phải tên dùng được ở đây; chỉ dùng: {valid}. Hãy sửa hoặc xóa dòng đó."
+
+
+def set_text_key(text: str, section: str, key: str, value: str) -> str:
+    """``text`` with ``key = "value"`` set in the table ``[section]``, every other line (the
+    secretary's comments, their layout) left as it was: the key's own line is replaced when
+    there is one, else the key goes right under the table's header, else a new table is added
+    at the end. ``value`` is written as a TOML basic string."""
+    entry = f"{key} = {_basic_string(value)}"
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    line = key_line(text, section, key)
+    if line is not None:
+        old = lines[line - 1]
+        lines[line - 1] = entry + old[len(old.rstrip("\r\n")) :]
+        return "".join(lines)
+    header = header_line(text, section)
+    if header is not None:
+        lines.insert(header, entry + newline)
+        return "".join(lines)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += newline
+    return "".join(lines) + f"{newline}[{section}]{newline}{entry}{newline}"
+
+
+def _basic_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(ch if ch >= " " else f"\\u{ord(ch):04x}" for ch in escaped) + '"'

@@ -1,0 +1,88 @@
+"""What every request of the desk shares, and how a view reaches it.
+
+A SQLite connection belongs to the thread that opened it, and waitress answers requests from
+several threads: each server thread gets its own :class:`Workspace` (its own ledger and
+archive connections) over the paths, configuration, form and clock of the one the desk was
+made from. The ledger is in WAL mode, so these readers never block the watcher's writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NoReturn
+
+from flask import abort, current_app
+
+from tonghop.errors import TonghopError
+from tonghop.ledger import Submission
+from tonghop.periods import Period
+from tonghop.workspace import Workspace
+
+EXTENSION = "tonghop_desk"
+
+
+class Desk:
+    """The workspace a desk serves; ``workspace()`` is this thread's opened copy."""
+
+    def __init__(self, workspace: Workspace, *, upload_wait: float = 15.0) -> None:
+        self.layout = workspace.layout
+        self.config = workspace.config
+        self.form = workspace.form
+        self.clock = workspace.clock
+        self.upload_wait = upload_wait
+        # One intake at a time from this process: two uploads at once would otherwise race
+        # for the intake lock, and the loser's file would wait for the next upload.
+        self.intake_guard = threading.Lock()
+        self._local = threading.local()
+        self._opened: list[Workspace] = []
+        self._opened_guard = threading.Lock()
+
+    def workspace(self) -> Workspace:
+        opened: Workspace | None = getattr(self._local, "workspace", None)
+        if opened is None:
+            opened = Workspace(self.layout, self.config, self.form, clock=self.clock)
+            self._local.workspace = opened
+            with self._opened_guard:
+                self._opened.append(opened)
+        return opened
+
+    def close(self) -> None:
+        """Close the workspace of the calling thread (others close when their thread ends)."""
+        opened: Workspace | None = getattr(self._local, "workspace", None)
+        if opened is not None:
+            opened.close()
+            self._local.workspace = None
+            with self._opened_guard:
+                self._opened.remove(opened)
+
+    @property
+    def password_hash(self) -> str:
+        return self.config.web.password_hash
+
+
+def desk() -> Desk:
+    found: Desk = current_app.extensions[EXTENSION]
+    return found
+
+
+def workspace() -> Workspace:
+    return desk().workspace()
+
+
+def period_or_404(code: str) -> Period:
+    """The period a URL names, if it is one the form asks for; anything else is not found."""
+    try:
+        return workspace().period(code)
+    except TonghopError:
+        abort(404)
+
+
+def submission_or_404(ref: int) -> Submission:
+    found = workspace().ledger.get(ref)
+    if found is None:
+        not_found()
+    return found
+
+
+def not_found() -> NoReturn:
+    abort(404)

@@ -1,0 +1,254 @@
+"""The pages to read: the periods, a period (with its live part), a branch, a return."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from tonghop.errors import TonghopError
+from tonghop.ledger import Outcome, Submission
+from tonghop.periods import Period
+from tonghop.report.status import BranchStatus, PeriodStatus
+from tonghop.web import _compat, downloads
+from tonghop.web._desk import desk, not_found, period_or_404, submission_or_404, workspace
+from tonghop.workspace import Workspace
+
+blueprint = Blueprint("pages", __name__)
+
+# How often an open period page asks whether anything changed (milliseconds); the page's
+# script reads it from the page, bench/desk_bench.py polls at the same pace.
+POLL_MS = 500
+# Files naming no period (unreadable ones) are shown on a period's page when they arrived
+# between its start and this many days after its deadline.
+UNASSIGNED_DAYS_AFTER_DEADLINE = 30
+
+
+@dataclass
+class BranchRow:
+    """One branch on a period's page: its status and the files behind it."""
+
+    status: BranchStatus
+    shown: Submission | None = None  # the counted return, else the latest file
+    files: list[Submission] = field(default_factory=list)
+    feedback: bool = False
+    receipt: bool = False
+
+
+@dataclass
+class PeriodPage:
+    period: Period
+    status: PeriodStatus
+    state: Any  # the ledger's PeriodState: .final, .label, .number
+    received: list[BranchRow]
+    returned: list[BranchRow]
+    missing: list[BranchRow]
+    unassigned: list[Submission]
+    files: dict[str, str]  # download kind -> file name shown
+    stamp: str
+
+
+@dataclass
+class PeriodLine:
+    period: Period
+    state: Any
+    status: PeriodStatus
+
+
+# --- what the pages show ------------------------------------------------------------------
+
+
+def period_state(ws: Workspace, period: Period) -> Any:
+    return _compat.period_state(ws, period)
+
+
+def period_page(ws: Workspace, period: Period) -> PeriodPage:
+    status = ws.status(period)
+    rows = ws.ledger.for_period(period, values=False)
+    by_branch: dict[str, list[Submission]] = {}
+    known = {b.code for b in ws.config.branches}
+    unassigned = [s for s in rows if s.branch_code not in known]
+    for sub in rows:
+        if sub.branch_code in known:
+            by_branch.setdefault(sub.branch_code or "", []).append(sub)
+    received, returned, missing = [], [], []
+    for branch_status in status.branches:
+        files = by_branch.get(branch_status.code, [])
+        counted = [s for s in files if s.outcome == Outcome.ACCEPTED]
+        shown = counted[-1] if counted else (files[-1] if files else None)
+        row = BranchRow(branch_status, shown, files)
+        if shown is not None:
+            row.feedback = downloads.feedback_of(ws, shown) is not None
+            row.receipt = downloads.receipt_of(ws, shown) is not None
+        if branch_status.counted:
+            received.append(row)
+        elif branch_status.received:
+            returned.append(row)
+        else:
+            missing.append(row)
+    until = dt.datetime.combine(
+        status.deadline + dt.timedelta(days=UNASSIGNED_DAYS_AFTER_DEADLINE), dt.time.max
+    )
+    since = dt.datetime.combine(period.start, dt.time.min)
+    unassigned += ws.ledger.without_period(since, until)
+    state = period_state(ws, period)
+    return PeriodPage(
+        period=period,
+        status=status,
+        state=state,
+        received=received,
+        returned=returned,
+        missing=missing,
+        unassigned=sorted(unassigned, key=lambda s: s.id or 0),
+        files=downloads.period_files(ws, period),
+        stamp=stamp_of(rows, state),
+    )
+
+
+def stamp_of(rows: list[Submission], state: Any) -> str:
+    """Changes whenever what the period page shows may change: a file received, an outcome
+    changed by a decision or a newer return, the period finalized or reopened."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for sub in rows:
+        digest.update(f"{sub.id}:{sub.outcome}:{sub.superseded_by};".encode())
+    digest.update(repr((state.final, state.number)).encode())
+    return digest.hexdigest()[:16]
+
+
+def period_stamp(ws: Workspace, period: Period) -> str:
+    return stamp_of(ws.ledger.for_period(period, values=False), period_state(ws, period))
+
+
+def known_periods(ws: Workspace) -> list[Period]:
+    """Periods with files or outputs, and the latest ended period of each kind the form asks
+    for (the one branches are reporting on now), newest first."""
+    codes: set[str] = set(ws.ledger.periods())
+    if ws.layout.outbox.is_dir():
+        codes |= {p.name for p in ws.layout.outbox.iterdir() if p.is_dir()}
+    today = ws.clock().date()
+    for kind in ws.form.period_kinds:
+        span = kind.months
+        current = Period.from_months(today.year, (today.month - 1) // span * span + 1, span)
+        codes.add(current.previous().code)
+    periods = set()
+    for code in codes:
+        try:
+            periods.add(ws.period(code))
+        except TonghopError:
+            continue
+    return sorted(periods, reverse=True)
+
+
+# --- the views ----------------------------------------------------------------------------
+
+
+@blueprint.route("/")
+def index() -> ResponseReturnValue:
+    ws = workspace()
+    lines = [PeriodLine(p, period_state(ws, p), ws.status(p)) for p in known_periods(ws)]
+    return render_template("periods.html", lines=lines)
+
+
+@blueprint.route("/ky")
+def go_to_period() -> ResponseReturnValue:
+    """The "open a period" box of the home page: a typed code, checked, then its page."""
+    code = request.args.get("ma", "").strip()
+    try:
+        period = workspace().period(code)
+    except TonghopError as exc:
+        ws = workspace()
+        lines = [PeriodLine(p, period_state(ws, p), ws.status(p)) for p in known_periods(ws)]
+        return render_template("periods.html", lines=lines, problem=exc.message, typed=code), 400
+    return redirect(url_for("pages.period", code=period.code))
+
+
+@blueprint.route("/ky/<code>")
+def period(code: str) -> ResponseReturnValue:
+    page = period_page(workspace(), period_or_404(code))
+    return render_template("period.html", page=page, poll_ms=POLL_MS)
+
+
+@blueprint.route("/ky/<code>/cap-nhat")
+def period_live(code: str) -> ResponseReturnValue:
+    """The live part of a period's page, only when it changed since ``dau`` (else 204)."""
+    ws = workspace()
+    the_period = period_or_404(code)
+    if request.args.get("dau") == period_stamp(ws, the_period):
+        return Response(status=204)
+    page = period_page(ws, the_period)
+    response = Response(render_template("_period_live.html", page=page))
+    response.headers["X-Dau"] = page.stamp
+    return response
+
+
+@blueprint.route("/chi-bo/<code>")
+def branch(code: str) -> ResponseReturnValue:
+    ws = workspace()
+    found = ws.config.branch(code)
+    if found is None:
+        not_found()
+    files = sorted(_compat.history(ws, branch=found.code), key=lambda s: s.id or 0, reverse=True)
+    return render_template("branch.html", branch=found, files=files)
+
+
+@blueprint.route("/tep/<int:ref>")
+def submission(ref: int) -> ResponseReturnValue:
+    ws = workspace()
+    sub = submission_or_404(ref)
+    decisions = _decisions_of(ws, sub)
+    values = _values_shown(ws, sub)
+    branch = ws.config.branch(sub.branch_code) if sub.branch_code else None
+    the_period = sub.period_obj
+    state = period_state(ws, the_period) if the_period else None
+    return render_template(
+        "submission.html",
+        sub=sub,
+        branch=branch,
+        period=the_period,
+        state=state,
+        values=values,
+        decisions=decisions,
+        receipt=downloads.receipt_of(ws, sub) is not None,
+        feedback=downloads.feedback_of(ws, sub) is not None,
+        original=bool(sub.sha256),
+        desk=desk(),
+    )
+
+
+def _decisions_of(ws: Workspace, sub: Submission) -> list[Any]:
+    if not sub.period:
+        return []
+    for row in _compat.history(ws, period=sub.period):
+        if row.id == sub.id:
+            return list(row.decisions)
+    return []
+
+
+@dataclass
+class ValueLine:
+    section: str
+    label: str
+    value: Any
+    unit: str
+    cell: str | None
+
+
+def _values_shown(ws: Workspace, sub: Submission) -> list[ValueLine]:
+    """The values as read, in the form's order, with the cell of any problem on them."""
+    if not sub.values:
+        return []
+    cells = {p.field_id: p.cell for p in sub.problems if p.field_id and p.cell}
+    lines = []
+    for section in ws.form.sections:
+        for fld in section.fields:
+            if fld.id in sub.values:
+                lines.append(
+                    ValueLine(
+                        section.title, fld.label, sub.values[fld.id], fld.unit, cells.get(fld.id)
+                    )
+                )
+    return lines

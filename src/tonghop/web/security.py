@@ -1,0 +1,157 @@
+"""The desk's guards: the password and its login page, the headers every answer carries, and
+Vietnamese error pages that never show a traceback.
+
+CSRF is Flask-WTF's CSRFProtect (every POST needs the session's token; a missing or wrong
+token is answered 403 here); the session is Flask's signed cookie, HttpOnly and
+SameSite=Strict; the password is checked against werkzeug's hash from tonghop.toml.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
+from werkzeug.exceptions import HTTPException
+from werkzeug.security import check_password_hash
+
+from tonghop.web._desk import desk
+
+log = logging.getLogger("tonghop.web")
+
+# No script, style, image or font from anywhere but the desk itself; no inline script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SIGNED_IN = "da_dang_nhap"
+# Endpoints a visitor without the password may reach.
+OPEN_ENDPOINTS = {"auth.login", "static"}
+FAILED_LOGIN_DELAY = 1.0  # seconds: guessing passwords from the network stays slow
+
+ERRORS = {
+    400: (
+        "Yêu cầu không hợp lệ",
+        "Trang nhận được yêu cầu không đúng dạng. Hãy quay lại và thử lại.",
+    ),
+    403: (
+        "Không được phép",
+        "Yêu cầu này không kèm mã bảo vệ hợp lệ của trang (có thể trang đã mở quá lâu hoặc "
+        "chương trình vừa khởi động lại). Hãy tải lại trang rồi làm lại thao tác.",
+    ),
+    404: ("Không tìm thấy", "Không có trang hay tệp này. Hãy quay về trang chính và chọn lại."),
+    405: ("Không dùng được cách này", "Trang này không nhận yêu cầu kiểu đó."),
+    413: (
+        "Tệp quá lớn",
+        "Tệp gửi lên lớn hơn mức chương trình nhận. Một báo cáo của chi bộ chỉ vài chục KB: "
+        "hãy kiểm tra lại có đúng tệp Excel báo cáo không.",
+    ),
+    500: (
+        "Lỗi của chương trình",
+        "Chương trình gặp lỗi bất thường khi làm việc này. Chi tiết kỹ thuật đã được ghi vào "
+        "nhật ký trong thư mục logs/; hãy báo cho người cài đặt.",
+    ),
+}
+
+auth = Blueprint("auth", __name__)
+_login_guard = threading.Lock()
+
+
+def install(app: Flask) -> None:
+    app.register_blueprint(auth)
+    app.before_request(_require_password)
+    app.after_request(_headers)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def password_required() -> bool:
+    return bool(desk().password_hash)
+
+
+def _require_password() -> ResponseReturnValue | None:
+    if not password_required() or session.get(SIGNED_IN):
+        return None
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@auth.route("/dang-nhap", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    wrong = False
+    target = _safe_next(request.values.get("next", ""))
+    if not password_required():
+        return redirect(target)
+    if request.method == "POST":
+        password = request.form.get("mat_khau", "")
+        if check_password_hash(desk().password_hash, password):
+            session.clear()  # a new session: nothing set before signing in survives it
+            session[SIGNED_IN] = True
+            return redirect(target)
+        with _login_guard:  # one failed try at a time, each slowed down
+            time.sleep(FAILED_LOGIN_DELAY)
+        wrong = True
+    return render_template("login.html", wrong=wrong, next=target), 401 if wrong else 200
+
+
+@auth.route("/dang-xuat", methods=["POST"])
+def logout() -> ResponseReturnValue:
+    session.clear()
+    return redirect(url_for("auth.login") if password_required() else url_for("pages.index"))
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this desk: never another site (``//evil``, ``https://...``)."""
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+        return url_for("pages.index")
+    return target
+
+
+def _headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def error_page(code: int, detail: str | None = None) -> tuple[str, int]:
+    title, text = ERRORS.get(code, ERRORS[400] if code < 500 else ERRORS[500])
+    return render_template("error.html", code=code, title=title, text=detail or text), code
+
+
+def _csrf_failed(error: Any) -> ResponseReturnValue:
+    return error_page(403)
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    code = error.code or 500
+    if 300 <= code < 400:  # a redirect raised by routing (a missing trailing slash)
+        return error
+    return error_page(code)
+
+
+def _unexpected(error: Exception) -> ResponseReturnValue:
+    log.exception(
+        "Lỗi bất thường của trang làm việc khi trả lời %s %s", request.method, request.path
+    )
+    return error_page(500)
