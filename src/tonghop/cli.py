@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from tonghop import __version__, _click_vi
+from tonghop.web.commands import desk_beside_watch, serve, web_options, web_password
 
 _click_vi.install()  # before the decorators below: click's own words in Vietnamese
 
@@ -423,16 +424,32 @@ def verify(context: CliContext, rebuild: bool) -> None:
     help="Tệp phải đứng yên (không đổi cỡ, không đổi giờ sửa) chừng này giây mới được nhận.",
 )
 @click.option("--no-pdf", is_flag=True, help="Không tạo bản PDF của báo cáo.")
+@click.option("--no-web", is_flag=True, help="Không mở bàn làm việc (trang web) kèm theo.")
+@web_options
 @pass_context
-def watch(context: CliContext, poll: bool, interval: float, settle: float, no_pdf: bool) -> None:
+def watch(
+    context: CliContext,
+    poll: bool,
+    interval: float,
+    settle: float,
+    no_pdf: bool,
+    no_web: bool,
+    host: str | None,
+    port: int | None,
+) -> None:
     """Theo dõi inbox/: nhận từng tệp ngay khi chép xong, cập nhật báo cáo (Ctrl-C để dừng)."""
     from tonghop.watch.watcher import WatchOptions, run_watch
 
     workspace = context.open()
     options = WatchOptions(poll=poll, interval=interval, settle=settle, pdf=not no_pdf)
-    click.echo(f"Đang theo dõi {workspace.layout.inbox} (nhấn Ctrl-C để dừng) ...")
-    watcher = run_watch(workspace, options, echo=click.echo)
+    with desk_beside_watch(workspace, host, port, enabled=not no_web):
+        click.echo(f"Đang theo dõi {workspace.layout.inbox} (nhấn Ctrl-C để dừng) ...")
+        watcher = run_watch(workspace, options, echo=click.echo)
     click.echo(f"Đã dừng. Đã xử lý {watcher.taken} tệp trong lần chạy này.")
+
+
+cli.add_command(serve)
+cli.add_command(web_password)
 
 
 def main() -> None:

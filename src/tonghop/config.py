@@ -184,7 +184,9 @@ def _load_web(section: TomlTable) -> WebSettings:
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise section.fail("port", "phải là số cổng (số nguyên từ 1 đến 65535), ví dụ 8765.")
     password_hash = section.text_value("password_hash", "", allow_empty=True)
-    if password_hash and not re.fullmatch(r"[a-z0-9]+(:[a-z0-9:]+)?\$[^$\s]+\$[0-9a-f]+", password_hash):
+    if password_hash and not re.fullmatch(
+        r"[a-z0-9]+(:[a-z0-9:]+)?\$[^$\s]+\$[0-9a-f]+", password_hash
+    ):
         raise section.fail(
             "password_hash",
             "không phải mật khẩu đã mã hóa. Hãy xóa dòng này rồi đặt lại mật khẩu bằng lệnh "

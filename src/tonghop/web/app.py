@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
+from flask_wtf.csrf import CSRFProtect
 
 from tonghop.intake.inbox import MAX_FILE_BYTES
 from tonghop.web import actions, downloads, pages, security, upload

@@ -1,0 +1,121 @@
+"""Serving the desk with waitress (pure Python, runs on Windows): in the foreground for
+``tonghop serve``, or in a thread beside the watcher for ``tonghop watch``."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tonghop.errors import UsageError
+from tonghop.workspace import Workspace
+
+__all__ = ["Running", "check_bind", "is_loopback", "serve", "start", "url_of"]
+
+THREADS = 8  # a page polling for changes holds no thread: each poll is a short request
+
+
+def is_loopback(host: str) -> bool:
+    """Only this computer can reach ``host``: localhost or a loopback address."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to the network card
+
+
+def check_bind(workspace: Workspace, host: str) -> None:
+    """Refuse to listen beyond this computer without a password (UsageError, exit 2)."""
+    if is_loopback(host) or workspace.config.web.password_hash:
+        return
+    raise UsageError(
+        f"Không mở bàn làm việc trên địa chỉ {host}: địa chỉ này cho các máy khác trong mạng "
+        "vào được, nên phải đặt mật khẩu trước. Hãy chạy «tonghop web-password» để đặt mật "
+        "khẩu, hoặc bỏ --host để chỉ mở trên máy này (127.0.0.1)."
+    )
+
+
+def url_of(host: str, port: int) -> str:
+    # Listening on every address: this computer opens it by its loopback address.
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+@dataclass
+class Running:
+    """A desk served in a thread; ``stop()`` ends it."""
+
+    server: Any
+    thread: threading.Thread
+    url: str
+    port: int
+
+    def stop(self) -> None:
+        _close(self.server)
+        self.thread.join(timeout=10)
+
+
+def _create(workspace: Workspace, host: str, port: int, **app_options: Any) -> tuple[Any, int]:
+    from waitress import create_server
+
+    from tonghop.web.app import create_app
+
+    app = create_app(workspace, **app_options)
+    try:
+        server = create_server(app, host=host, port=port, threads=THREADS, ident="tonghop")
+    except OSError as exc:
+        raise UsageError(
+            f"Không mở được bàn làm việc trên {host}, cổng {port}: {exc.strerror or exc}. "
+            "Có thể cổng đang được chương trình khác dùng (hoặc một «tonghop serve» khác đang "
+            "chạy); hãy chọn cổng khác bằng --port, ví dụ --port 8766."
+        ) from exc
+    effective = getattr(server, "effective_port", None)
+    if effective is None:  # several addresses (a name resolving to IPv4 and IPv6)
+        effective = server.effective_listen[0][1]
+    return server, int(effective)
+
+
+def _close(server: Any) -> None:
+    from waitress import wasyncore
+
+    server.task_dispatcher.shutdown()
+    wasyncore.close_all(getattr(server, "map", None) or server._map)
+
+
+def start(workspace: Workspace, host: str, port: int, **app_options: Any) -> Running:
+    """Serve the desk in a daemon thread; returns once it listens."""
+    check_bind(workspace, host)
+    server, effective = _create(workspace, host, port, **app_options)
+    thread = threading.Thread(target=server.run, name="tonghop-desk", daemon=True)
+    thread.start()
+    return Running(server, thread, url_of(host, effective), effective)
+
+
+def serve(
+    workspace: Workspace,
+    host: str,
+    port: int,
+    *,
+    open_browser: bool = False,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Serve the desk until Ctrl-C."""
+    check_bind(workspace, host)
+    server, effective = _create(workspace, host, port)
+    url = url_of(host, effective)
+    echo(f"Bàn làm việc: {url} (nhấn Ctrl-C để dừng)")
+    if not is_loopback(host):
+        echo(f"Máy khác trong mạng mở bằng địa chỉ IP của máy này, cổng {effective}.")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.run()
+    finally:
+        _close(server)
