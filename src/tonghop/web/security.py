@@ -120,7 +120,10 @@ def logout() -> ResponseReturnValue:
 def _safe_next(target: str) -> str:
     """Only a path of this desk: never another site (``//evil``, ``https://...``)."""
     parts = urlsplit(target)
-    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+    # Browsers read a backslash as a slash: "/\\evil" is "//evil", another site.
+    if not target.startswith("/") or "\\" in target or target.startswith("//"):
+        return url_for("pages.index")
+    if parts.scheme or parts.netloc:
         return url_for("pages.index")
     return target
 

@@ -67,8 +67,10 @@ def inbox_name(sent_as: str) -> str:
     return short_name(name, 120)
 
 
-def store(inbox: Path, sent_as: str, stream: IO[bytes], limit: int = MAX_FILE_BYTES) -> Stored:
-    """Write ``stream`` into ``inbox`` whole, or not at all (TooLarge beyond ``limit``)."""
+def store(inbox: Path, sent_as: str, stream: IO[bytes], limit: int | None = None) -> Stored:
+    """Write ``stream`` into ``inbox`` whole, or not at all (TooLarge beyond ``limit``, by
+    default the intake's MAX_FILE_BYTES)."""
+    limit = MAX_FILE_BYTES if limit is None else limit
     inbox.mkdir(parents=True, exist_ok=True)
     temp = inbox / f".tai-len-{secrets.token_hex(8)}.tmp"
     size = 0
