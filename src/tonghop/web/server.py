@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,14 +68,23 @@ def _create(workspace: Workspace, host: str, port: int, **app_options: Any) -> t
     from tonghop.web.app import create_app
 
     app = create_app(workspace, **app_options)
-    try:
-        server = create_server(app, host=host, port=port, threads=THREADS, ident="tonghop")
-    except OSError as exc:
+    failure = None
+    # waitress leaves the socket and wake-up pipe of a server that failed to bind open; they
+    # are freed (and collected) here, without their warnings.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            server = create_server(app, host=host, port=port, threads=THREADS, ident="tonghop")
+        except OSError as exc:
+            failure = exc.strerror or str(exc)
+        if failure is not None:
+            gc.collect()
+    if failure is not None:
         raise UsageError(
-            f"Không mở được bàn làm việc trên {host}, cổng {port}: {exc.strerror or exc}. "
+            f"Không mở được bàn làm việc trên {host}, cổng {port}: {failure}. "
             "Có thể cổng đang được chương trình khác dùng (hoặc một «tonghop serve» khác đang "
             "chạy); hãy chọn cổng khác bằng --port, ví dụ --port 8766."
-        ) from exc
+        )
     effective = getattr(server, "effective_port", None)
     if effective is None:  # several addresses (a name resolving to IPv4 and IPv6)
         effective = server.effective_listen[0][1]
