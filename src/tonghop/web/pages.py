@@ -230,25 +230,24 @@ def _decisions_of(ws: Workspace, sub: Submission) -> list[Any]:
 
 @dataclass
 class ValueLine:
-    section: str
     label: str
     value: Any
     unit: str
     cell: str | None
 
 
-def _values_shown(ws: Workspace, sub: Submission) -> list[ValueLine]:
-    """The values as read, in the form's order, with the cell of any problem on them."""
+def _values_shown(ws: Workspace, sub: Submission) -> list[tuple[str, list[ValueLine]]]:
+    """The values as read, by the form's sections, with the cell of any problem on them."""
     if not sub.values:
         return []
     cells = {p.field_id: p.cell for p in sub.problems if p.field_id and p.cell}
-    lines = []
+    shown = []
     for section in ws.form.sections:
-        for fld in section.fields:
-            if fld.id in sub.values:
-                lines.append(
-                    ValueLine(
-                        section.title, fld.label, sub.values[fld.id], fld.unit, cells.get(fld.id)
-                    )
-                )
-    return lines
+        lines = [
+            ValueLine(fld.label, sub.values[fld.id], fld.unit, cells.get(fld.id))
+            for fld in section.fields
+            if fld.id in sub.values
+        ]
+        if lines:
+            shown.append((section.title, lines))
+    return shown

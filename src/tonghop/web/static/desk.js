@@ -21,10 +21,15 @@
           return answer.text();
         })
         .then(function (html) {
-          if (html !== null) {
-            live.innerHTML = html;
-            live.dataset.stamp = stamp;
-          }
+          if (html === null) return;
+          // Each part of the answer replaces the part of the page with its id; the upload
+          // form between them (and a file being picked) is left alone.
+          const fresh = new DOMParser().parseFromString(html, "text/html");
+          fresh.querySelectorAll("[data-part]").forEach(function (part) {
+            const old = document.getElementById(part.id);
+            if (old) old.innerHTML = part.innerHTML;
+          });
+          live.dataset.stamp = stamp;
         })
         .catch(function () { /* the server restarts: try again at the next tick */ })
         .finally(function () { busy = false; });
@@ -39,7 +44,8 @@
     const note = drop.querySelector("[data-drop-note]");
     const send = function () {
       if (!input.files.length) return;
-      if (note) note.textContent = "Đang gửi " + input.files.length + " tệp, xin chờ...";
+      const names = Array.prototype.map.call(input.files, function (f) { return f.name; });
+      if (note) note.textContent = "Đang gửi " + names.join(", ") + ", xin chờ...";
       form.submit();
     };
     ["dragenter", "dragover"].forEach(function (name) {
