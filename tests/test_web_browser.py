@@ -16,7 +16,7 @@ import pytest
 
 from tonghop.layout import Layout
 from tonghop.web import server
-from tonghop.workspace import Workspace, open_workspace
+from tonghop.workspace import open_workspace
 
 from .conftest import FakeClock, MakeReturn
 from .desk_helpers import PERIOD, fill_workspace
@@ -79,9 +79,7 @@ def page_at(browser: Any) -> Iterator[Any]:
 
 
 def no_sideways_scroll(page: Any) -> None:
-    scroll, inner = page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth]"
-    )
+    scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert scroll <= inner, f"the page scrolls sideways: {scroll} > {inner}"
 
 
@@ -99,7 +97,7 @@ def test_period_page_fits_the_screen(desk: Any, page_at: Any, tmp_path: Path, na
     no_sideways_scroll(page)
     phone = WIDTHS[name] < 700
     assert page.locator("#live thead").first.is_visible() is not phone  # cards on a phone
-    for url in ["", f"chi-bo/TL1", f"ky/{PERIOD}/chot"]:
+    for url in ["", "chi-bo/TL1", f"ky/{PERIOD}/chot"]:
         page.goto(running.url + url)
         no_sideways_scroll(page)
     page.goto(running.url + f"ky/{PERIOD}")
@@ -125,7 +123,7 @@ def test_a_return_arriving_shows_without_reloading(
 def test_upload_by_picking_a_file_shows_its_answer(
     desk: Any, page_at: Any, make_return: MakeReturn, tmp_path: Path
 ) -> None:
-    running, ws = desk
+    running, _ws = desk
     sent = make_return("TP2", PERIOD, folder=tmp_path / "sent")
     page = page_at(390)
     page.goto(running.url + f"ky/{PERIOD}")
