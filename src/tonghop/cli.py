@@ -252,11 +252,12 @@ def process(context: CliContext) -> None:
     from rich.table import Table
 
     table = Table(title=f"Đã tiếp nhận {len(results)} tệp")
-    for column in ("Tệp", "Chi bộ", "Kỳ", "Kết quả", "Lỗi", "Cảnh báo"):
+    for column in ("Mã", "Tệp", "Chi bộ", "Kỳ", "Kết quả", "Lỗi", "Cảnh báo"):
         table.add_column(column)
     for r in results:
         sub = r.submission
         table.add_row(
+            sub.ref,
             sub.source_name,
             sub.branch_code or "",
             sub.period or "",
@@ -314,7 +315,13 @@ def report(context: CliContext, period_text: str, report_date: str | None, no_pd
 
     when = parse_date(report_date) if report_date else None
     done = context.open().publish(Period.parse(period_text), report_date=when, pdf=not no_pdf)
-    click.echo(f"Báo cáo: {done.report}")
+    if done.kept_edited is not None:
+        click.secho(
+            f"Báo cáo {done.kept_edited.name} đã được sửa tay nên được giữ nguyên; bản dự thảo "
+            f"mới được ghi bên cạnh dưới tên {done.report.name if done.report else ''}.",
+            fg="yellow",
+        )
+    click.echo(f"Báo cáo dự thảo: {done.report}")
     if done.pdf:
         click.echo(f"Bản PDF: {done.pdf}")
     elif done.pdf_problem:
@@ -450,6 +457,9 @@ def watch(
 
 cli.add_command(serve)
 cli.add_command(web_password)
+# The secretary's commands live in their own module; imported here, once `cli` exists, so that
+# they are registered on it.
+from tonghop import cli_decisions  # noqa: E402, F401
 
 
 def main() -> None:
