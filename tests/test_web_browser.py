@@ -79,6 +79,7 @@ def page_at(browser: Any) -> Iterator[Any]:
 
 
 def no_sideways_scroll(page: Any) -> None:
+    page.wait_for_load_state()
     scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert scroll <= inner, f"the page scrolls sideways: {scroll} > {inner}"
 
@@ -157,6 +158,30 @@ def test_upload_by_dropping_a_file_shows_its_answer(
     page.locator("h1", has_text="Kết quả nộp tệp").wait_for(timeout=15000)
     answer = page.locator("main table").inner_text()
     assert "sua-lai.xlsx" in answer and "Đã tiếp nhận" in answer and "TL1" in answer
+
+
+def test_exclude_a_return_through_the_page_and_see_the_figures_change(
+    desk: Any, page_at: Any, tmp_path: Path
+) -> None:
+    running, ws = desk
+    page = page_at(390)
+    page.goto(running.url + f"ky/{PERIOD}")
+    assert counted(page) == 2
+    page.locator("#live tr", has_text="(LT2)").get_by_role("link", name="Mã tệp").click()
+    page.get_by_role("link", name="Loại khỏi số liệu").click()
+    page.wait_for_url("**/loai")
+    no_sideways_scroll(page)
+    page.fill("#ly_do", "Gửi nhầm bản thử")
+    page.get_by_role("button", name="Loại khỏi số liệu").click()
+    page.locator(".flash").wait_for()
+    assert "Đã loại Mã tệp" in page.locator(".flash").inner_text()
+    assert "Gửi nhầm bản thử" in page.locator("main").inner_text()
+    page.get_by_role("link", name="6 tháng đầu năm 2024").first.click()
+    page.wait_for_url(f"**/ky/{PERIOD}")
+    assert counted(page) == 1
+    waiting = page.locator("#live h2:has-text('Đã nhận, chưa tính') + table").inner_text()
+    assert "(LT2)" in waiting and "Đã loại khỏi số liệu" in waiting
+    page.screenshot(path=tmp_path / "sau-khi-loai.png", full_page=True)
 
 
 def test_ci_installs_the_chromium_these_tests_launch() -> None:

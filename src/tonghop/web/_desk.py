@@ -29,6 +29,8 @@ class Desk:
         self.config = workspace.config
         self.form = workspace.form
         self.clock = workspace.clock
+        # Decisions taken on the page are recorded as the desk's: who ran it, and from where.
+        self.user = f"{workspace.user} (bàn làm việc)"
         self.upload_wait = upload_wait
         # One intake at a time from this process: two uploads at once would otherwise race
         # for the intake lock, and the loser's file would wait for the next upload.
@@ -40,7 +42,9 @@ class Desk:
     def workspace(self) -> Workspace:
         opened: Workspace | None = getattr(self._local, "workspace", None)
         if opened is None:
-            opened = Workspace(self.layout, self.config, self.form, clock=self.clock)
+            opened = Workspace(
+                self.layout, self.config, self.form, clock=self.clock, user=self.user
+            )
             self._local.workspace = opened
             with self._opened_guard:
                 self._opened.append(opened)

@@ -14,7 +14,8 @@ from flask.typing import ResponseReturnValue
 
 from tonghop.ledger import Submission
 from tonghop.periods import Period
-from tonghop.report.publish import AGGREGATE_NAME, REPORT_NAME
+from tonghop.report.drafts import DRAFT_NAME, Reports
+from tonghop.report.publish import AGGREGATE_NAME
 from tonghop.web._desk import not_found, period_or_404, submission_or_404, workspace
 from tonghop.workspace import Workspace
 
@@ -43,7 +44,13 @@ def _regular(path: Path, inside: Path) -> Path | None:
 
 
 def report_path(ws: Workspace, period: Period) -> Path:
-    return ws.layout.period_outbox(period) / REPORT_NAME.format(period=period.code)
+    """The report a reader wants now: the final one of a finalized period, else the draft
+    last written (never a path from the request: the ledger records where it wrote)."""
+    final = ws.period_state(period).final
+    current = Reports(ws.ledger, ws.layout).current(period, final=final)
+    if current is not None:
+        return current
+    return ws.layout.period_outbox(period) / f"{DRAFT_NAME.format(period=period.code)}.docx"
 
 
 def form_paths(ws: Workspace, period: Period) -> list[Path]:

@@ -10,11 +10,13 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from tonghop.decisions import Decision, PeriodState
 from tonghop.errors import TonghopError
 from tonghop.ledger import Outcome, Submission
 from tonghop.periods import Period
+from tonghop.report.drafts import Reports
 from tonghop.report.status import BranchStatus, PeriodStatus
-from tonghop.web import _compat, downloads
+from tonghop.web import downloads
 from tonghop.web._desk import desk, not_found, period_or_404, submission_or_404, workspace
 from tonghop.workspace import Workspace
 
@@ -43,10 +45,11 @@ class BranchRow:
 class PeriodPage:
     period: Period
     status: PeriodStatus
-    state: Any  # the ledger's PeriodState: .final, .label, .number
+    state: PeriodState
     received: list[BranchRow]
     returned: list[BranchRow]
     missing: list[BranchRow]
+    waiting: list[BranchRow]  # files in, none counted nor sent back: held or excluded
     unassigned: list[Submission]
     files: dict[str, str]  # download kind -> file name shown
     stamp: str
@@ -55,15 +58,15 @@ class PeriodPage:
 @dataclass
 class PeriodLine:
     period: Period
-    state: Any
+    state: PeriodState
     status: PeriodStatus
 
 
 # --- what the pages show ------------------------------------------------------------------
 
 
-def period_state(ws: Workspace, period: Period) -> Any:
-    return _compat.period_state(ws, period)
+def period_state(ws: Workspace, period: Period) -> PeriodState:
+    return ws.period_state(period)
 
 
 def period_page(ws: Workspace, period: Period) -> PeriodPage:
@@ -75,7 +78,10 @@ def period_page(ws: Workspace, period: Period) -> PeriodPage:
     for sub in rows:
         if sub.branch_code in known:
             by_branch.setdefault(sub.branch_code or "", []).append(sub)
-    received, returned, missing = [], [], []
+    received: list[BranchRow] = []
+    returned: list[BranchRow] = []
+    missing: list[BranchRow] = []
+    waiting: list[BranchRow] = []
     for branch_status in status.branches:
         files = by_branch.get(branch_status.code, [])
         counted = [s for s in files if s.outcome == Outcome.ACCEPTED]
@@ -86,8 +92,10 @@ def period_page(ws: Workspace, period: Period) -> PeriodPage:
             row.receipt = downloads.receipt_of(ws, shown) is not None
         if branch_status.counted:
             received.append(row)
-        elif branch_status.received:
+        elif any(s.outcome == Outcome.REJECTED for s in files):
             returned.append(row)
+        elif branch_status.received:
+            waiting.append(row)
         else:
             missing.append(row)
     until = dt.datetime.combine(
@@ -103,24 +111,29 @@ def period_page(ws: Workspace, period: Period) -> PeriodPage:
         received=received,
         returned=returned,
         missing=missing,
+        waiting=waiting,
         unassigned=sorted(unassigned, key=lambda s: s.id or 0),
         files=downloads.period_files(ws, period),
-        stamp=stamp_of(rows, state),
+        stamp=stamp_of(ws, period, rows, state),
     )
 
 
-def stamp_of(rows: list[Submission], state: Any) -> str:
+def stamp_of(ws: Workspace, period: Period, rows: list[Submission], state: PeriodState) -> str:
     """Changes whenever what the period page shows may change: a file received, an outcome
-    changed by a decision or a newer return, the period finalized or reopened."""
+    changed by a decision or a newer return, the period finalized or reopened, a report
+    written."""
     digest = hashlib.sha1(usedforsecurity=False)
     for sub in rows:
         digest.update(f"{sub.id}:{sub.outcome}:{sub.superseded_by};".encode())
-    digest.update(repr((state.final, state.number)).encode())
+    report = Reports(ws.ledger, ws.layout).last(period)
+    written = (report.path, report.written_at) if report else None
+    digest.update(repr((state.final, state.number, written)).encode())
     return digest.hexdigest()[:16]
 
 
 def period_stamp(ws: Workspace, period: Period) -> str:
-    return stamp_of(ws.ledger.for_period(period, values=False), period_state(ws, period))
+    rows = ws.ledger.for_period(period, values=False)
+    return stamp_of(ws, period, rows, period_state(ws, period))
 
 
 def known_periods(ws: Workspace) -> list[Period]:
@@ -191,7 +204,7 @@ def branch(code: str) -> ResponseReturnValue:
     found = ws.config.branch(code)
     if found is None:
         not_found()
-    files = sorted(_compat.history(ws, branch=found.code), key=lambda s: s.id or 0, reverse=True)
+    files = sorted(ws.history(branch=found.code), key=lambda s: s.id or 0, reverse=True)
     return render_template("branch.html", branch=found, files=files)
 
 
@@ -219,13 +232,8 @@ def submission(ref: int) -> ResponseReturnValue:
     )
 
 
-def _decisions_of(ws: Workspace, sub: Submission) -> list[Any]:
-    if not sub.period:
-        return []
-    for row in _compat.history(ws, period=sub.period):
-        if row.id == sub.id:
-            return list(row.decisions)
-    return []
+def _decisions_of(ws: Workspace, sub: Submission) -> list[Decision]:
+    return ws.decisions.of([sub.id or 0]).get(sub.id or 0, [])
 
 
 @dataclass
