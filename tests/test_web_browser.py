@@ -163,7 +163,7 @@ def test_upload_by_dropping_a_file_shows_its_answer(
 def test_exclude_a_return_through_the_page_and_see_the_figures_change(
     desk: Any, page_at: Any, tmp_path: Path
 ) -> None:
-    running, ws = desk
+    running, _ = desk
     page = page_at(390)
     page.goto(running.url + f"ky/{PERIOD}")
     assert counted(page) == 2
