@@ -63,6 +63,7 @@ def test_periods_page_lists_the_period_with_its_figures(client: FlaskClient) -> 
     assert page.status_code == 200
     text = text_of(page.get_data(as_text=True))
     assert "6 tháng đầu năm 2024" in text
+    assert "Quý II năm 2024" in text  # the quarter just ended, its numeral kept upper case
     assert "2/15" in text  # LT1 and LT2 counted of 15 branches
     assert "Dự thảo" in text
     assert f'href="/ky/{PERIOD}"' in page.get_data(as_text=True)

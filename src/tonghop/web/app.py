@@ -53,8 +53,13 @@ def create_app(
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.globals.update(committee=workspace.config.committee)
-    app.jinja_env.filters.update(when=_when, day=_day, number=_number)
+    app.jinja_env.filters.update(when=_when, day=_day, number=_number, sentence=_sentence)
     return app
+
+
+def _sentence(text: str) -> str:
+    """«Quý II năm 2024» from «quý II năm 2024» (Jinja's capitalize would lower the rest)."""
+    return text[:1].upper() + text[1:]
 
 
 def _when(value: dt.datetime | None) -> str:
