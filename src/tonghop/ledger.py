@@ -411,6 +411,10 @@ class Ledger:
         )
         return rows[0] if rows else None
 
+    def with_sha(self, sha256: str) -> list[Submission]:
+        """Every row of these bytes, oldest first."""
+        return self._rows("SELECT * FROM submissions WHERE sha256 = ? ORDER BY id", (sha256,))
+
     def all(self) -> list[Submission]:
         return self._rows("SELECT * FROM submissions ORDER BY id")
 
