@@ -40,6 +40,8 @@ def report_context(
     *,
     date: dt.date,
     status: PeriodStatus | None = None,
+    final: bool = False,
+    number: str | None = None,
 ) -> dict[str, Any]:
     period = aggregate.period
     committee = config.committee
@@ -85,7 +87,8 @@ def report_context(
             "name": config.signer.name,
         },
         "recipients": recipients_before_office_copy(config.recipients),
-        "number": config.report_number,
+        "number": number or config.report_number,
+        "final": final,
         "date": date,
         "period": {
             "code": period.code,

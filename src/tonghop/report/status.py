@@ -44,6 +44,8 @@ class PeriodStatus:
     deadline: dt.date
     branches: list[BranchStatus]
     generated_at: dt.datetime
+    final: bool = False  # the period is finalized (tonghop finalize)
+    notes: list[str] = field(default_factory=list)  # draft or final, an edited report kept...
 
     @property
     def counted(self) -> int:
