@@ -199,3 +199,24 @@ def test_key_figures_come_from_the_form(tmp_path, workspace):
     bad.write_text(text.replace("key = true\n", 'key = "có"\n', 1), encoding="utf-8")
     with pytest.raises(ConfigError, match="key"):
         load_form(bad)
+
+
+def test_a_return_held_after_finalize_gets_a_receipt_saying_it_is_not_counted(
+    run, workspace, make_return, ledger
+):
+    make_return("LT1", "2024-H1")
+    assert run("process").exit_code == 0
+    done = run("finalize", "--period", "2024-H1")
+    assert done.exit_code == 0, done.output
+    make_return("LT2", "2024-H1")
+    assert run("process").exit_code == 0
+
+    late = next(s for s in ledger.all() if s.branch_code == "LT2")
+    assert late.outcome == Outcome.HELD
+    [page] = [p for p in receipts(workspace) if p.name.startswith("LT2-")]
+    text = text_of(page)
+    assert f"{Outcome.HELD.label} — Mã tệp {late.ref}" in text
+    assert "chưa được tính vào báo cáo chung" in text and "không cần gửi lại" in text
+    assert "bản gửi sau sẽ thay bản này" not in text
+    counted = text_of(next(p for p in receipts(workspace) if p.name.startswith("LT1-")))
+    assert "số liệu được tính vào báo cáo chung" in counted

@@ -44,9 +44,9 @@ __all__ = [
 log = logging.getLogger("tonghop.intake.receipt")
 
 RECEIPT_FOLDER = "xac-nhan"
-# The outcomes a receipt is written for: a return taken in. (A return held because its
-# period is finalized is received too; it belongs here once the ledger has that outcome.)
-RECEIPT_OUTCOMES = frozenset({Outcome.ACCEPTED})
+# The outcomes a receipt is written for: a return taken in, counted or (its period finalized)
+# held until the period is reopened.
+RECEIPT_OUTCOMES = frozenset({Outcome.ACCEPTED, Outcome.HELD})
 NOT_FILLED = "(để trống)"
 
 
@@ -105,7 +105,7 @@ def render_receipt(config: Config, form: FormSpec, sub: Submission) -> str:
         branch_code=sub.branch_code,
         period=period,
         sub=sub,
-        ref=str(sub.id),  # Submission.ref once the ledger has it
+        ref=sub.ref,
         counted=sub.outcome == Outcome.ACCEPTED,
         deadline=deadline,
         days_late=max(days_late, 0),
