@@ -115,7 +115,8 @@ def test_a_titled_bordered_table_with_hidden_ids_and_the_three_groups(tmp_path, 
         for line, row in zip(data, rows, strict=True):
             assert line[4:] == [row.values.get(k) for k in keys]
         total_line = lines[FIRST_DATA - 1 + len(branches)]
-        assert total_line[2:4] == ["Tổng cộng", "2 chi bộ"]
+        assert total_line[2:4] == ["Tổng cộng", 2]  # counted branches, shown as "2 chi bộ"
+        assert sheet.cell(FIRST_DATA + len(branches), 4).number_format == '0" chi bộ"'
         assert total_line[4:] == [total.get(k) for k in keys]
         # the three counts under the table
         assert [line[2] for line in lines[-3:]] == [

@@ -148,7 +148,9 @@ def write_aggregate_workbook(
                     len(_FIRST) + len(keys) - 1,
                     {"type": "formula", "criteria": "TRUE", "format": styles.number},
                 )
-            sheet.write_row(line, 0, ("", "", "Tổng cộng", f"{counted} chi bộ"), styles.total)
+            sheet.write_row(line, 0, ("", "", "Tổng cộng"), styles.total)
+            # a number for machines (under the id "status"), shown as "3 chi bộ"
+            sheet.write_number(line, 3, counted, styles.total_branches)
             sheet.write_row(line, 4, [total.get(k) for k in keys], styles.total_number)
             line += 2
             for name, count in counts:
@@ -187,6 +189,9 @@ class _Styles:
         self.number = book.add_format({"border": 1, "num_format": "#,##0"})
         self.total = book.add_format(base | edge | {"bold": True})
         self.total_number = book.add_format(base | edge | {"bold": True, "num_format": "#,##0"})
+        self.total_branches = book.add_format(
+            base | edge | {"bold": True, "num_format": '0" chi bộ"'}
+        )
 
 
 def _print_setup(sheet: Any) -> None:
