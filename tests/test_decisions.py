@@ -331,3 +331,15 @@ def test_a_crash_between_recording_and_renaming_the_report_is_not_taken_for_an_e
     assert result.exit_code == 0, result.output
     assert "sửa tay" not in result.output
     assert not (workspace.outbox / P / f"bao-cao-{P}-du-thao.docx").exists()
+
+
+def test_an_accepted_rejected_return_gets_its_receipt(run, workspace, clock, make_return):
+    make_return("LT2", P, members_start=25, members_end=999)
+    take(run, clock)
+    [rejected] = history(run)
+    assert not list((workspace.outbox / P).glob("xac-nhan/*.html"))
+    assert run("accept", rejected["id"], "--reason", "đã xác nhận").exit_code == 0
+    [receipt] = (workspace.outbox / P).glob("xac-nhan/*.html")
+    assert f"Mã tệp {rejected['id']}" in receipt.read_text(encoding="utf-8")
+    with tonghop.open(workspace.home) as ws:
+        assert ws.find(rejected["id"]).receipt == f"{P}/xac-nhan/{receipt.name}"

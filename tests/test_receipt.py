@@ -220,3 +220,29 @@ def test_a_return_held_after_finalize_gets_a_receipt_saying_it_is_not_counted(
     assert "bản gửi sau sẽ thay bản này" not in text
     counted = text_of(next(p for p in receipts(workspace) if p.name.startswith("LT1-")))
     assert "số liệu được tính vào báo cáo chung" in counted
+
+
+def test_a_crash_before_the_receipt_is_made_good_when_the_file_is_taken_again(
+    workspace, config, form, ledger, clock, make_return
+):
+    from tonghop.intake.inbox import Intake
+
+    make_return("LT1", "2024-H1")
+
+    class Died(Exception):
+        pass
+
+    def die(moment: str) -> None:
+        if moment == "after-commit":
+            raise Died
+
+    with pytest.raises(Died):
+        Intake(workspace, config, form, ledger, clock=clock).process_inbox(crash_hook=die)
+    [row] = ledger.all()
+    assert row.receipt is None and list(workspace.inbox.iterdir())
+
+    [again] = Intake(workspace, config, form, ledger, clock=clock).process_inbox()
+    assert again.recovered and again.receipt is not None
+    [row] = ledger.all()
+    assert row.receipt == again.receipt.relative_to(workspace.outbox).as_posix()
+    assert f"Mã tệp {row.ref}" in again.receipt.read_text(encoding="utf-8")

@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     problems TEXT NOT NULL DEFAULT '[]',
     payload TEXT,
     feedback TEXT,
+    receipt TEXT,
     archived_as TEXT,
     elapsed_ms REAL
 )
@@ -147,6 +148,8 @@ def migrate(
     ).fetchone()[0]
     if any(f"'{outcome}'" not in table for outcome in Outcome):
         _rebuild_for_new_outcomes(db, transaction)
+    if "receipt" not in {row[1] for row in db.execute("PRAGMA table_info(submissions)")}:
+        db.execute("ALTER TABLE submissions ADD COLUMN receipt TEXT")
     if "judged" not in table:
         # What the intake found: a superseded return had been accepted.
         with transaction():

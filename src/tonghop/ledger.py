@@ -70,6 +70,7 @@ class Submission:
     problems: list[Problem] = field(default_factory=list)
     values: dict[str, Any] | None = None
     feedback: str | None = None
+    receipt: str | None = None  # the giấy xác nhận, relative to outbox/ (like feedback)
     archived_as: str | None = None
     elapsed_ms: float | None = None
     id: int | None = None
@@ -245,6 +246,14 @@ class Ledger:
             (sub.feedback, sub.elapsed_ms, sub.id),
         )
 
+    def set_receipts(self, receipts: list[tuple[int, str]]) -> None:
+        """Record the receipts written for (row id, path relative to outbox/)."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE submissions SET receipt = ? WHERE id = ?",
+                [(path, sub_id) for sub_id, path in receipts],
+            )
+
     # --- reading -----------------------------------------------------------------------
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Submission]:
         return [_from_row(row) for row in self._db.execute(sql, params)]
@@ -395,6 +404,7 @@ def _from_row(row: sqlite3.Row) -> Submission:
         problems=[Problem.from_dict(p) for p in json.loads(row["problems"])],
         values=None if row["payload"] is None else json.loads(row["payload"]),
         feedback=row["feedback"],
+        receipt=row["receipt"],
         archived_as=row["archived_as"],
         elapsed_ms=row["elapsed_ms"],
     )

@@ -476,9 +476,18 @@ class Workspace:
             self.archive.add_event(
                 Event(decision.at, "decision", {**decision.to_dict(), **_identity(sub)})
             )
+        if kind == DecisionKind.ACCEPT:
+            self._issue_receipt(self.find(ref))  # counted now: the branch hears it
         if sub.period:
             self.refresh(Period.parse(sub.period))
         return decision
+
+    def _issue_receipt(self, sub: Submission) -> None:
+        from tonghop.intake.receipt import issue_receipt
+
+        written = issue_receipt(self.layout, self.config, self.form, sub)
+        if written is not None and sub.id is not None:
+            self.ledger.set_receipts([(sub.id, written.relative_to(self.layout.outbox).as_posix())])
 
     def finalize(
         self, period: Period, *, number: str | None = None, report_date: dt.date | None = None

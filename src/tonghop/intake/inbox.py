@@ -198,11 +198,18 @@ class Intake:
                 crash_hook("before-commit")
         if crash_hook:
             crash_hook("after-commit")
-        for result in results:  # once the outcome (and so «Mã tệp N») is committed
-            if not result.recovered:
-                result.receipt = issue_receipt(
-                    self.workspace, self.config, self.form, result.submission
-                )
+        # Once the outcome (and so «Mã tệp N») is committed; a file taken again after a crash
+        # before its receipt was recorded gets it now.
+        receipts = []
+        for result in results:
+            sub = result.submission
+            if sub.receipt is None and sub.id is not None:
+                result.receipt = issue_receipt(self.workspace, self.config, self.form, sub)
+                if result.receipt is not None:
+                    sub.receipt = self._relative(result.receipt)
+                    receipts.append((sub.id, sub.receipt))
+        if receipts:
+            self.ledger.set_receipts(receipts)
         moved = {path for path, _ in oversize}
         for path, name in oversize:
             self.archive.keep_oversize(path, name)

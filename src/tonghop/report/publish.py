@@ -101,7 +101,12 @@ def publish(
     reports = Reports(ledger, workspace)
     status_page, status = write_status_page(workspace, config, ledger, period, now, describe)
     agg, _ = build(workspace, config, form, ledger, period)
-    workbook = write_aggregate_workbook(agg, form, config, out_dir / AGGREGATE_NAME)
+    last_draft = reports.last(period, final=False)
+    chosen = report_date or (last_draft.chosen_date if last_draft else None)
+    when = chosen or now.date()
+    workbook = write_aggregate_workbook(
+        agg, form, config, out_dir / AGGREGATE_NAME, status=status, date=when
+    )
 
     template = workspace.templates / config.report_template
     if not template.is_file():
@@ -109,9 +114,6 @@ def publish(
             f"Không tìm thấy mẫu báo cáo {template}. Hãy đặt tệp mẫu Word vào thư mục "
             "templates/ hoặc sửa khóa template trong mục [report] của tonghop.toml."
         )
-    last_draft = reports.last(period, final=False)
-    chosen = report_date or (last_draft.chosen_date if last_draft else None)
-    when = chosen or now.date()
     context = report_context(
         agg, config, form, date=when, status=status, final=final, number=number
     )
