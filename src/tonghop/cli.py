@@ -302,6 +302,8 @@ def status(context: CliContext, period_text: str, as_json: bool) -> None:
             f"{b.errors} lỗi, {b.warnings} cảnh báo" if b.problems else "",
         )
     context.console().print(table)
+    for note in state.notes:
+        click.echo(note)
 
 
 @cli.command()

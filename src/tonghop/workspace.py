@@ -344,12 +344,12 @@ class Workspace:
         status.final = state.final
         status.notes.append(state.describe())
         reports = Reports(self.ledger, self.layout)
-        draft = reports.last(status.period, final=False)
-        if draft is not None and reports.edited(draft):
-            status.notes.append(
-                f"Báo cáo {draft.path.name} đã được sửa tay nên được giữ nguyên; bản dự thảo "
-                "mới (nếu có thay đổi) được ghi bên cạnh dưới tên khác."
-            )
+        latest = reports.last(status.period, final=False)
+        for path in reports.edited_drafts(status.period):
+            newer = f"; bản dự thảo mới nhất là {latest.path.name}" if latest else ""
+            if latest and latest.path.name == path.name:
+                newer = "; lần viết lại sau sẽ ghi bản dự thảo mới bên cạnh"
+            status.notes.append(f"Báo cáo {path.name} đã được sửa tay nên được giữ nguyên{newer}.")
         held = sum(s.outcome == "held" for s in self.ledger.for_period(status.period, values=False))
         if held:
             status.notes.append(
@@ -476,9 +476,18 @@ class Workspace:
             self.archive.add_event(
                 Event(decision.at, "decision", {**decision.to_dict(), **_identity(sub)})
             )
+        if kind == DecisionKind.ACCEPT:
+            self._issue_receipt(self.find(ref))  # counted now: the branch hears it
         if sub.period:
             self.refresh(Period.parse(sub.period))
         return decision
+
+    def _issue_receipt(self, sub: Submission) -> None:
+        from tonghop.intake.receipt import issue_receipt
+
+        written = issue_receipt(self.layout, self.config, self.form, sub)
+        if written is not None and sub.id is not None:
+            self.ledger.set_receipts([(sub.id, written.relative_to(self.layout.outbox).as_posix())])
 
     def finalize(
         self, period: Period, *, number: str | None = None, report_date: dt.date | None = None

@@ -73,6 +73,8 @@ class PeriodStatus:
             "counted": self.counted,
             "missing": len(self.missing),
             "late": self.late,
+            "final": self.final,
+            "notes": self.notes,
             "branches": [b.to_dict() for b in self.branches],
         }
 
