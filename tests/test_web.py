@@ -214,6 +214,19 @@ def test_no_path_from_the_request_reaches_the_file_system(client: FlaskClient, u
     assert b"[committee]" not in answer.data and b"def " not in answer.data
 
 
+def test_an_accepted_return_links_its_receipt(client: FlaskClient, desk_ws: Workspace) -> None:
+    ref = submission_ids(desk_ws, "LT1")[0]
+    sub = desk_ws.ledger.get(ref)
+    assert sub is not None and sub.receipt  # written by the intake
+    received = section(client.get(f"/ky/{PERIOD}").get_data(as_text=True), "Đã tiếp nhận")
+    assert f'href="/tep/{ref}/xac-nhan"' in received
+    with client.get(f"/tep/{ref}/xac-nhan") as answer:
+        assert answer.status_code == 200
+        assert answer.data == (desk_ws.layout.outbox / sub.receipt).read_bytes()
+    rejected = submission_ids(desk_ws, "TL1")[0]
+    assert client.get(f"/tep/{rejected}/xac-nhan").status_code == 404
+
+
 def test_a_feedback_path_leaving_outbox_is_not_served(
     client: FlaskClient, desk_ws: Workspace
 ) -> None:

@@ -91,10 +91,9 @@ def feedback_of(ws: Workspace, sub: Submission) -> Path | None:
 
 def receipt_of(ws: Workspace, sub: Submission) -> Path | None:
     """The receipt of an accepted return, when one was written (outbox/KỲ/xac-nhan/)."""
-    recorded = getattr(sub, "receipt", None)
-    if not recorded:
+    if not sub.receipt:
         return None
-    return _regular(ws.layout.outbox / str(recorded), ws.layout.outbox)
+    return _regular(ws.layout.outbox / sub.receipt, ws.layout.outbox)
 
 
 def _send(path: Path, name: str | None = None) -> ResponseReturnValue:
