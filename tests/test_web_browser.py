@@ -184,6 +184,19 @@ def test_exclude_a_return_through_the_page_and_see_the_figures_change(
     page.screenshot(path=tmp_path / "sau-khi-loai.png", full_page=True)
 
 
+def test_period_page_prints_without_its_forms(desk: Any, page_at: Any, tmp_path: Path) -> None:
+    running, _ = desk
+    page = page_at(794)  # an A4 page at 96 dpi
+    page.goto(running.url + f"ky/{PERIOD}")
+    page.emulate_media(media="print")
+    assert not page.locator("[data-drop]").is_visible()
+    assert not page.locator("ul.buttons").first.is_visible()
+    assert page.locator("#live h2", has_text="Đã tiếp nhận").is_visible()
+    no_sideways_scroll(page)
+    page.pdf(path=tmp_path / "ky.pdf")
+    assert (tmp_path / "ky.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_ci_installs_the_chromium_these_tests_launch() -> None:
     script = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert f"command -v {CHROMIUM.name}" in script and "need+=(chromium)" in script
