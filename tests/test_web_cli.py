@@ -183,6 +183,32 @@ def test_a_port_in_use_is_a_message_not_a_crash(workspace: Layout, clock: FakeCl
         ws.close()
 
 
+def test_watch_goes_on_without_its_desk_when_the_port_is_taken(
+    workspace: Layout, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched: list[bool] = []
+
+    def fake_watch(workspace: Any, options: Any, **kwargs: Any) -> Any:
+        watched.append(True)
+
+        class Done:
+            taken = 0
+
+        return Done()
+
+    monkeypatch.setattr("tonghop.watch.watcher.run_watch", fake_watch)
+    ws = open_workspace(workspace.home, clock=clock)
+    first = server.start(ws, "127.0.0.1", 0)
+    try:
+        result = invoke(workspace, "watch", "--port", str(first.port))
+    finally:
+        first.stop()
+        ws.close()
+    assert result.exit_code == 0, result.output
+    assert watched == [True]
+    assert "Cảnh báo" in result.output and "Vẫn tiếp tục theo dõi" in result.output
+
+
 def test_loopback_addresses_are_told_apart_from_the_network() -> None:
     assert server.is_loopback("127.0.0.1") and server.is_loopback("localhost")
     assert server.is_loopback("::1") and server.is_loopback("127.8.9.1")

@@ -16,6 +16,7 @@ __all__ = [
     "LockBusy",
     "OfficeError",
     "PeriodError",
+    "PortBusy",
     "ReportError",
     "ReportPdfError",
     "ReportTemplateError",
@@ -56,6 +57,10 @@ class UsageError(TonghopError):
 
 class PeriodError(UsageError):
     """A period code that cannot be understood."""
+
+
+class PortBusy(UsageError):
+    """The desk's address and port cannot be listened on (another program has the port)."""
 
 
 class LockBusy(TonghopError):

@@ -66,10 +66,22 @@ def desk_beside_watch(
     if not enabled:
         yield
         return
-    from tonghop.web.server import start
+    from tonghop.errors import PortBusy
+    from tonghop.web.server import check_bind, start
 
     host, port = _chosen(workspace, host, port)
-    running = start(workspace, host, port)
+    check_bind(workspace, host)  # no password for the network: refuse to start at all
+    try:
+        running = start(workspace, host, port)
+    except PortBusy as exc:
+        # The watcher is the service that must run: without its desk, it still takes files.
+        click.secho(
+            f"Cảnh báo: {exc.message} Vẫn tiếp tục theo dõi inbox/ (không có bàn làm việc).",
+            fg="yellow",
+            err=True,
+        )
+        yield
+        return
     click.echo(f"Bàn làm việc: {running.url}")
     try:
         yield

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tonghop.errors import UsageError
+from tonghop.errors import PortBusy, UsageError
 from tonghop.workspace import Workspace
 
 __all__ = ["Running", "check_bind", "is_loopback", "serve", "start", "url_of"]
@@ -80,7 +80,7 @@ def _create(workspace: Workspace, host: str, port: int, **app_options: Any) -> t
         if failure is not None:
             gc.collect()
     if failure is not None:
-        raise UsageError(
+        raise PortBusy(
             f"Không mở được bàn làm việc trên {host}, cổng {port}: {failure}. "
             "Có thể cổng đang được chương trình khác dùng (hoặc một «tonghop serve» khác đang "
             "chạy); hãy chọn cổng khác bằng --port, ví dụ --port 8766."
