@@ -282,24 +282,60 @@ def status(context: CliContext, period_text: str, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    table = Table(
-        title=f"Tình hình nộp báo cáo {state.period.label} (hạn {state.deadline:%d/%m/%Y})",
-        caption=f"Đã tiếp nhận {state.counted}/{len(state.branches)}; chưa nộp "
-        f"{len(state.missing)}; nộp muộn {state.late}.",
+    console = context.console()
+    expected = len(state.branches)
+    console.print(
+        f"Tình hình nộp báo cáo {state.period.label} (hạn {state.deadline:%d/%m/%Y}) "
+        f"— {state.state_label}",
+        style="bold",
     )
-    for column in ("Mã", "Chi bộ", "Tình trạng", "Thời điểm", "Đúng hạn", "Lần gửi", "Vấn đề"):
-        table.add_column(column)
-    for b in state.branches:
-        table.add_row(
-            b.code,
-            b.name,
-            b.outcome_label,
-            b.received_at.strftime("%d/%m/%Y %H:%M") if b.received_at else "",
-            {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time],
-            str(b.versions or ""),
-            f"{b.errors} lỗi, {b.warnings} cảnh báo" if b.problems else "",
+    console.print(
+        "; ".join(f"{label} {len(rows)}/{expected}" for _, label, rows in state.groups)
+        + f"; nộp muộn {state.late}; tệp chưa xác định {len(state.unplaced)}."
+    )
+    for note in state.notes:
+        console.print(f"Lưu ý: {note}", style="yellow")
+    for group, label, rows in state.groups:
+        if not rows:
+            continue
+        table = Table(title=f"{label} ({len(rows)}/{expected} chi bộ)", title_justify="left")
+        columns = ["Mã", "Chi bộ", "Tình trạng", "Đúng hạn"]
+        if group != "missing":
+            columns += ["Mã tệp", "Thời điểm", "Lần gửi", "Vấn đề"]
+        for column in columns:
+            table.add_column(column)
+        for b in rows:
+            cells = [
+                b.code,
+                b.name,
+                b.outcome_label,
+                {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time],
+            ]
+            if group != "missing":
+                cells += [
+                    b.ref or "",
+                    b.received_at.strftime("%d/%m/%Y %H:%M") if b.received_at else "",
+                    str(b.versions or ""),
+                    f"{b.errors} lỗi, {b.warnings} cảnh báo" if b.problems else "",
+                ]
+            table.add_row(*cells)
+        console.print(table)
+    if state.unplaced:
+        table = Table(
+            title=f"Tệp không rõ chi bộ hoặc không đọc được ({len(state.unplaced)})",
+            title_justify="left",
         )
-    context.console().print(table)
+        for column in ("Mã tệp", "Tên tệp", "Thời điểm", "Lý do", "Phản hồi"):
+            table.add_column(column)
+        for f in state.unplaced:
+            table.add_row(
+                f.ref,
+                f.source_name,
+                f.received_at.strftime("%d/%m/%Y %H:%M"),
+                f.reason,
+                f.feedback or "",
+            )
+        console.print(table)
 
 
 @cli.command()
