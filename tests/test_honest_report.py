@@ -266,3 +266,19 @@ def test_final_state_and_notes_on_the_page_and_in_status(run, workspace, partial
         state = final(opened, Period.parse("2025-H1"))
     page = render_status_html(state, "ĐẢNG ỦY XÃ PHÚ AN")
     assert '<span class="badge final">Đã chốt</span>' in page and note in page
+
+
+def test_report_context_hooks_final_and_number(workspace, config, form, ledger):
+    from tonghop.periods import Period
+    from tonghop.report.aggregate import aggregate
+    from tonghop.report.context import report_context
+
+    agg = aggregate(form, config, [], Period.parse("2025-H1"))
+    draft = report_context(agg, config, form, date=dt.date(2025, 7, 16))
+    assert draft["draft"] is True and draft["final"] is False
+    assert draft["number"] == config.report_number == ""
+    assert [b["code"] for b in draft["missing"]] == [b.code for b in BRANCHES]
+    assert draft["complete"] is False and draft["counted"] == [] and draft["returned"] == []
+    final = report_context(agg, config, form, date=dt.date(2025, 7, 16), final=True, number="07")
+    assert final["final"] is True and final["draft"] is False and final["number"] == "07"
+    assert final["fields"]["households_supported"]["unit"] == "hộ"
