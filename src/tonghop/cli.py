@@ -251,11 +251,12 @@ def process(context: CliContext) -> None:
     from rich.table import Table
 
     table = Table(title=f"Đã tiếp nhận {len(results)} tệp")
-    for column in ("Tệp", "Chi bộ", "Kỳ", "Kết quả", "Lỗi", "Cảnh báo"):
+    for column in ("Mã", "Tệp", "Chi bộ", "Kỳ", "Kết quả", "Lỗi", "Cảnh báo"):
         table.add_column(column)
     for r in results:
         sub = r.submission
         table.add_row(
+            sub.ref,
             sub.source_name,
             sub.branch_code or "",
             sub.period or "",
@@ -349,7 +350,13 @@ def report(context: CliContext, period_text: str, report_date: str | None, no_pd
 
     when = parse_date(report_date) if report_date else None
     done = context.open().publish(Period.parse(period_text), report_date=when, pdf=not no_pdf)
-    click.echo(f"Báo cáo: {done.report}")
+    if done.kept_edited is not None:
+        click.secho(
+            f"Báo cáo {done.kept_edited.name} đã được sửa tay nên được giữ nguyên; bản dự thảo "
+            f"mới được ghi bên cạnh dưới tên {done.report.name if done.report else ''}.",
+            fg="yellow",
+        )
+    click.echo(f"Báo cáo dự thảo: {done.report}")
     if done.pdf:
         click.echo(f"Bản PDF: {done.pdf}")
     elif done.pdf_problem:
@@ -469,6 +476,11 @@ def watch(context: CliContext, poll: bool, interval: float, settle: float, no_pd
     click.echo(f"Đang theo dõi {workspace.layout.inbox} (nhấn Ctrl-C để dừng) ...")
     watcher = run_watch(workspace, options, echo=click.echo)
     click.echo(f"Đã dừng. Đã xử lý {watcher.taken} tệp trong lần chạy này.")
+
+
+# The secretary's commands live in their own module; imported here, once `cli` exists, so that
+# they are registered on it.
+from tonghop import cli_decisions  # noqa: E402, F401
 
 
 def main() -> None:

@@ -6,7 +6,14 @@ Outcomes:
 - ``duplicate``: the very same bytes were received before (``duplicate_of``);
 - ``rejected``: readable but with errors; ``unreadable``: not a workbook we can read;
 - ``failed``: an unexpected error while handling the file (a defect of ours, logged): the
-  file is recorded and answered all the same, never left in inbox/ to fail again.
+  file is recorded and answered all the same, never left in inbox/ to fail again;
+- ``excluded``: the secretary took it out of the count (``tonghop exclude``);
+- ``held``: acceptable, but it arrived after its period was finalized: it counts only once
+  the period is reopened.
+
+``judged`` keeps what the intake found (``accepted``, ``rejected``...); ``outcome`` is where
+the file stands now, after the newer returns and the secretary's decisions
+(:mod:`tonghop.decisions`).
 """
 
 from __future__ import annotations
@@ -20,11 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tonghop.errors import LedgerDamaged, PeriodError
 from tonghop.periods import Period
 from tonghop.problems import Problem
+
+if TYPE_CHECKING:
+    from tonghop.decisions import Decision
 
 
 class Outcome(StrEnum):
@@ -36,6 +46,8 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     UNREADABLE = "unreadable"
     FAILED = "failed"
+    EXCLUDED = "excluded"
+    HELD = "held"
 
     @property
     def label(self) -> str:
@@ -50,10 +62,13 @@ _OUTCOME_LABELS = {
     Outcome.REJECTED: "Trả lại để sửa",
     Outcome.UNREADABLE: "Không đọc được tệp",
     Outcome.FAILED: "Lỗi khi xử lý",
+    Outcome.EXCLUDED: "Đã loại khỏi số liệu",
+    Outcome.HELD: "Đã nhận, chưa tính (kỳ đã chốt)",
 }
+_OUTCOME_CHECK = ", ".join(f"'{outcome}'" for outcome in Outcome)
 
-SCHEMA_VERSION = 3
-_SCHEMA = """
+SCHEMA_VERSION = 4
+_SUBMISSIONS = """
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY,
     sha256 TEXT,
@@ -64,8 +79,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     branch_code TEXT,
     period TEXT,
     period_end TEXT,
-    outcome TEXT NOT NULL CHECK (outcome IN
-        ('accepted', 'duplicate', 'superseded', 'rejected', 'unreadable', 'failed')),
+    outcome TEXT NOT NULL CHECK (outcome IN (OUTCOMES)),
+    judged TEXT,
     duplicate_of INTEGER REFERENCES submissions(id),
     superseded_by INTEGER REFERENCES submissions(id),
     errors INTEGER NOT NULL DEFAULT 0,
@@ -75,6 +90,41 @@ CREATE TABLE IF NOT EXISTS submissions (
     feedback TEXT,
     archived_as TEXT,
     elapsed_ms REAL
+)
+""".replace("OUTCOMES", _OUTCOME_CHECK)
+_SUBMISSION_COLUMNS = re.findall(r"^ +(\w+) [A-Z]", _SUBMISSIONS, re.M)
+# The secretary's decisions, the finalize/reopen events of periods, and the reports written
+# (tonghop.decisions, tonghop.report.drafts).
+_OTHER_TABLES = """
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    kind TEXT NOT NULL CHECK (kind IN ('exclude', 'include', 'accept')),
+    reason TEXT NOT NULL,
+    who TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS period_events (
+    id INTEGER PRIMARY KEY,
+    period TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('finalize', 'reopen')),
+    number TEXT,
+    report_date TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    counted TEXT NOT NULL DEFAULT '[]',
+    who TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY,
+    period TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    final INTEGER NOT NULL,
+    report_date TEXT NOT NULL,
+    chosen_date TEXT,
+    number TEXT,
+    written_at TEXT NOT NULL
 );
 """
 _INDEXES = """
@@ -83,6 +133,9 @@ CREATE INDEX IF NOT EXISTS submissions_sha ON submissions(sha256);
 CREATE INDEX IF NOT EXISTS submissions_drop ON submissions(source_name, size, mtime_ns);
 CREATE INDEX IF NOT EXISTS submissions_outcome ON submissions(outcome, period);
 CREATE INDEX IF NOT EXISTS submissions_branch_end ON submissions(branch_code, period_end);
+CREATE INDEX IF NOT EXISTS decisions_submission ON decisions(submission_id);
+CREATE INDEX IF NOT EXISTS period_events_period ON period_events(period);
+CREATE INDEX IF NOT EXISTS reports_period ON reports(period);
 """
 
 
@@ -106,6 +159,13 @@ class Submission:
     archived_as: str | None = None
     elapsed_ms: float | None = None
     id: int | None = None
+    judged: Outcome | None = None  # what the intake found; None: the outcome it is recorded with
+    decisions: list[Decision] = field(default_factory=list)  # filled by Ledger.history
+
+    @property
+    def ref(self) -> str:
+        """The short id users read and type (``tonghop exclude 12``): «Mã tệp 12»."""
+        return str(self.id) if self.id is not None else ""
 
     @property
     def errors(self) -> int:
@@ -174,7 +234,8 @@ class Ledger:
         # FULL: a committed outcome survives a power cut before the file leaves inbox/.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db.execute(_SUBMISSIONS)
+        self._db.executescript(_OTHER_TABLES)
         self._migrate()
         self._db.executescript(_INDEXES)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -199,29 +260,46 @@ class Ledger:
         table = self._db.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'submissions'"
         ).fetchone()[0]
-        if f"'{Outcome.FAILED}'" not in table:
+        if any(f"'{outcome}'" not in table for outcome in Outcome):
             self._rebuild_for_new_outcomes()
+        if "judged" not in table:
+            # What the intake found: a superseded return had been accepted.
+            with self.transaction():
+                self._db.execute(
+                    f"""UPDATE submissions SET judged = CASE outcome
+                        WHEN '{Outcome.SUPERSEDED}' THEN '{Outcome.ACCEPTED}' ELSE outcome END
+                        WHERE judged IS NULL"""
+                )
 
     def _rebuild_for_new_outcomes(self) -> None:
-        """A ledger written before ``failed`` existed: its CHECK constraint refuses the new
-        outcome, and SQLite cannot alter a constraint, so the table is rebuilt (SQLite's
-        documented procedure), every row and id kept, in one transaction."""
-        columns = [row[1] for row in self._db.execute("PRAGMA table_info(submissions)")]
-        listed = ", ".join(columns)
+        """A ledger written before the newest outcomes existed: its CHECK constraint refuses
+        them, and SQLite cannot alter a constraint, so the table is rebuilt by SQLite's
+        documented procedure (new table, copy, drop, rename: the tables referring to it keep
+        their references), every row and id kept, in one transaction."""
+        old = {row[1] for row in self._db.execute("PRAGMA table_info(submissions)")}
+        listed = ", ".join(name for name in _SUBMISSION_COLUMNS if name in old)
         self._db.execute("PRAGMA foreign_keys=OFF")  # ids referenced by rows stay as they are
         try:
             with self.transaction():
-                self._db.execute("ALTER TABLE submissions RENAME TO submissions_before_v3")
-                self._db.execute(_SCHEMA.replace("IF NOT EXISTS ", ""))
                 self._db.execute(
-                    f"INSERT INTO submissions ({listed}) SELECT {listed} FROM submissions_before_v3"
+                    _SUBMISSIONS.replace("IF NOT EXISTS submissions", "submissions_new")
                 )
-                self._db.execute("DROP TABLE submissions_before_v3")
-                problems = self._db.execute("PRAGMA foreign_key_check(submissions)").fetchall()
+                self._db.execute(
+                    f"INSERT INTO submissions_new ({listed}) SELECT {listed} FROM submissions"
+                )
+                self._db.execute("DROP TABLE submissions")
+                self._db.execute("ALTER TABLE submissions_new RENAME TO submissions")
+                problems = self._db.execute("PRAGMA foreign_key_check").fetchall()
                 if problems:
                     raise sqlite3.IntegrityError(f"foreign keys broken by migration: {problems}")
         finally:
             self._db.execute("PRAGMA foreign_keys=ON")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for the modules keeping their tables in the ledger's database
+        (tonghop.decisions, tonghop.report.drafts)."""
+        return self._db
 
     def close(self) -> None:
         self._db.close()
@@ -263,9 +341,9 @@ class Ledger:
         """
         cursor = self._db.execute(
             """INSERT INTO submissions (sha256, source_name, size, mtime_ns, received_at,
-                   branch_code, period, period_end, outcome, duplicate_of, errors, warnings,
-                   problems, payload, feedback, archived_as, elapsed_ms)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   branch_code, period, period_end, outcome, judged, duplicate_of, errors,
+                   warnings, problems, payload, feedback, archived_as, elapsed_ms)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 sub.sha256,
                 sub.source_name,
@@ -276,6 +354,7 @@ class Ledger:
                 sub.period,
                 sub.period_obj.end.isoformat() if sub.period_obj else None,
                 sub.outcome,
+                sub.judged or sub.outcome,
                 sub.duplicate_of,
                 sub.errors,
                 sub.warnings,
@@ -299,6 +378,13 @@ class Ledger:
                 (Outcome.SUPERSEDED, sub.id, Outcome.ACCEPTED, sub.branch_code, sub.period, sub.id),
             )
         return sub
+
+    def set_answer(self, sub: Submission) -> None:
+        """Record the answer written once the row had its id (feedback, time taken)."""
+        self._db.execute(
+            "UPDATE submissions SET feedback = ?, elapsed_ms = ? WHERE id = ?",
+            (sub.feedback, sub.elapsed_ms, sub.id),
+        )
 
     # --- reading -----------------------------------------------------------------------
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Submission]:
@@ -327,6 +413,20 @@ class Ledger:
 
     def all(self) -> list[Submission]:
         return self._rows("SELECT * FROM submissions ORDER BY id")
+
+    def all_rows(
+        self, *, period: Period | None = None, branch_code: str | None = None
+    ) -> list[Submission]:
+        """Every row, or those of ``period`` and/or ``branch_code``, oldest first."""
+        where, params = [], []
+        if period is not None:
+            where.append("period = ?")
+            params.append(period.code)
+        if branch_code is not None:
+            where.append("branch_code = ?")
+            params.append(branch_code)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return self._rows(f"SELECT * FROM submissions {clause} ORDER BY id", tuple(params))
 
     def for_period(self, period: Period, *, values: bool = True) -> list[Submission]:
         """Every row of ``period``, oldest first; ``values=False`` leaves each return's values
@@ -411,8 +511,7 @@ class Ledger:
 
 CountedValues = tuple[int, str, str, dt.datetime, dict[str, Any]]
 _COLUMNS_WITHOUT_VALUES = ", ".join(
-    "NULL AS payload" if name == "payload" else name
-    for name in re.findall(r"^ +(\w+) [A-Z]", _SCHEMA, re.M)
+    "NULL AS payload" if name == "payload" else name for name in _SUBMISSION_COLUMNS
 )
 
 
@@ -427,6 +526,7 @@ def _from_row(row: sqlite3.Row) -> Submission:
         branch_code=row["branch_code"],
         period=row["period"],
         outcome=Outcome(row["outcome"]),
+        judged=Outcome(row["judged"]) if row["judged"] else None,
         duplicate_of=row["duplicate_of"],
         superseded_by=row["superseded_by"],
         problems=[Problem.from_dict(p) for p in json.loads(row["problems"])],

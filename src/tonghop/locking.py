@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tonghop.errors import LockBusy
@@ -37,6 +39,15 @@ class FileLock:
         os.write(fd, str(os.getpid()).encode())
         os.fsync(fd)
         self._fd = fd
+
+    @contextmanager
+    def waiting(self) -> Iterator[FileLock]:
+        """Hold the lock for a block, waiting while another process holds it."""
+        self.acquire(wait=True)
+        try:
+            yield self
+        finally:
+            self.release()
 
     def release(self) -> None:
         if self._fd is not None:

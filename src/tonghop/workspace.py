@@ -10,6 +10,7 @@ result into text.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tonghop.config import Branch, Config
+from tonghop.decisions import Decision, DecisionKind, Decisions, PeriodState
 from tonghop.errors import ConfigError, UsageError
 from tonghop.form import FormSpec, Total, load_form
-from tonghop.intake.archive import OBJECTS_NAME, Archive, archive_damaged
+from tonghop.intake.archive import OBJECTS_NAME, Archive, Event, archive_damaged
 from tonghop.integrity import (
     RebuildResult,
     VerifyResult,
@@ -32,7 +34,7 @@ from tonghop.integrity import (
     verify,
 )
 from tonghop.layout import Layout
-from tonghop.ledger import Ledger, ledger_damaged
+from tonghop.ledger import Ledger, Submission, ledger_damaged
 from tonghop.locking import FileLock
 from tonghop.periods import Period, local_now
 
@@ -48,13 +50,24 @@ Clock = Callable[[], dt.datetime]
 log = logging.getLogger("tonghop.workspace")
 
 
-def open_workspace(home: str | Path | None = None, *, clock: Clock | None = None) -> Workspace:
-    """Open the workspace at ``home`` (default: $TONGHOP_HOME, else the current folder)."""
+def open_workspace(
+    home: str | Path | None = None, *, clock: Clock | None = None, user: str | None = None
+) -> Workspace:
+    """Open the workspace at ``home`` (default: $TONGHOP_HOME, else the current folder).
+    ``user`` is who the decisions are recorded as (default: the OS user)."""
     layout = Layout.locate(home)
     config = layout.load_config()
     form = load_form(layout.form_path)
     check_config_against_form(config, form)
-    return Workspace(layout, config, form, clock=clock or local_now)
+    return Workspace(layout, config, form, clock=clock or local_now, user=user)
+
+
+def os_user() -> str:
+    """Who is deciding: the OS account's name."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return "không rõ"
 
 
 def check_config_against_form(config: Config, form: FormSpec) -> None:
@@ -94,11 +107,13 @@ class Workspace:
         *,
         clock: Clock = local_now,
         ledger: Ledger | None = None,
+        user: str | None = None,
     ) -> None:
         self.layout = layout
         self.config = config
         self.form = form
         self.clock = clock
+        self.user = user or os_user()
         self._ledger = ledger
         self._archive: Archive | None = None
 
@@ -128,6 +143,11 @@ class Workspace:
     def intake_lock(self) -> FileLock:
         """Held by whoever takes files out of inbox/ (``process`` or the watcher)."""
         return FileLock(self.layout.archive / "intake.lock", what="tiến trình tiếp nhận")
+
+    def publish_lock(self) -> FileLock:
+        """Held while a period's report is written and recorded: two writers (a decision in
+        one process, the watcher in another) must not both judge the same file as theirs."""
+        return FileLock(self.layout.archive / "publish.lock", what="tiến trình viết báo cáo")
 
     def watch_lock(self) -> FileLock:
         return FileLock(self.layout.archive / "watch.lock", what="trình theo dõi inbox")
@@ -312,21 +332,71 @@ class Workspace:
     def status(self, period: Period) -> PeriodStatus:
         from tonghop.report.status import period_status
 
-        return period_status(self.config, self.ledger, period, self.clock())
+        status = period_status(self.config, self.ledger, period, self.clock())
+        self._describe_state(status)
+        return status
+
+    def _describe_state(self, status: PeriodStatus) -> None:
+        """Draft or final, and the report a reader should open, on the status."""
+        from tonghop.report.drafts import Reports
+
+        state = self.decisions.state(status.period)
+        status.final = state.final
+        status.notes.append(state.describe())
+        reports = Reports(self.ledger, self.layout)
+        draft = reports.last(status.period, final=False)
+        if draft is not None and reports.edited(draft):
+            status.notes.append(
+                f"Báo cáo {draft.path.name} đã được sửa tay nên được giữ nguyên; bản dự thảo "
+                "mới (nếu có thay đổi) được ghi bên cạnh dưới tên khác."
+            )
+        held = sum(s.outcome == "held" for s in self.ledger.for_period(status.period, values=False))
+        if held:
+            status.notes.append(
+                f"Có {held} báo cáo đến sau khi chốt, đã nhận nhưng chưa tính; muốn tính, hãy "
+                "mở lại kỳ (tonghop reopen)."
+            )
 
     def write_status_page(self, period: Period) -> Path:
         from tonghop.report.publish import write_status_page
 
-        page, _ = write_status_page(self.layout, self.config, self.ledger, period, self.clock())
+        page, _ = write_status_page(
+            self.layout, self.config, self.ledger, period, self.clock(), self._describe_state
+        )
         return page
 
     def publish(
         self, period: Period, *, report_date: dt.date | None = None, pdf: bool = True
     ) -> Published:
-        """Rebuild every output of ``period``: the report, the figures workbook, the status."""
-        from tonghop.report.publish import publish
-
+        """Rebuild every output of ``period`` with a new draft report; refused once the
+        period is finalized (its final report stays as written)."""
+        state = self.decisions.state(period)
+        if state.final:
+            raise UsageError(
+                f"Kỳ {period.label} đã chốt số liệu; báo cáo chính thức đã viết và không viết "
+                f'lại. Muốn sửa, hãy mở lại kỳ: tonghop reopen --period {period.code} --reason "..."'
+            )
         self.require_ready()
+        with self.publish_lock().waiting():
+            done = self._publish(period, report_date=report_date, pdf=False)
+            self._keep_report_record(done)
+        return self._with_pdf(done) if pdf else done
+
+    def refresh(self, period: Period) -> None:
+        """After a file or a decision: the draft and the workbook of a draft period (while
+        tonghop.toml is filled in), else only the status page."""
+        if self.decisions.state(period).final or self._placeholders():
+            self.write_status_page(period)
+        else:
+            self.publish(period, pdf=False)
+
+    def _placeholders(self) -> bool:
+        from tonghop.config import placeholders
+
+        return bool(placeholders(self.config))
+
+    def _publish(self, period: Period, **options: Any) -> Published:
+        from tonghop.report.publish import publish
 
         return publish(
             self.layout,
@@ -335,6 +405,134 @@ class Workspace:
             self.ledger,
             period,
             now=self.clock(),
-            report_date=report_date,
-            pdf=pdf,
+            describe=self._describe_state,
+            **options,
         )
+
+    def _keep_report_record(self, done: Published) -> None:
+        if done.record is not None:
+            self.archive.add_event(Event(done.record.written_at, "report", done.record.to_event()))
+
+    @staticmethod
+    def _with_pdf(done: Published) -> Published:
+        from tonghop.report.render import ReportError, write_pdf
+
+        if done.report is None:
+            return done
+        try:
+            done.pdf = write_pdf(done.report)
+            done.pdf_problem = None
+        except ReportError as exc:
+            done.pdf_problem = str(exc)  # the Word report is there; a failed PDF must not hide it
+        return done
+
+    # --- the secretary's decisions -----------------------------------------------------
+    @property
+    def decisions(self) -> Decisions:
+        return Decisions(self.ledger)
+
+    def period_state(self, period: Period) -> PeriodState:
+        return self.decisions.state(period)
+
+    def history(self, period: Period | None = None, branch: str | None = None) -> list[Submission]:
+        """Every file received, oldest first, with the decisions taken on it."""
+        if branch is not None:
+            self.branch(branch)
+        if not self.has_ledger():
+            return []
+        return self.decisions.history(period, branch)
+
+    def find(self, ref: str | int) -> Submission:
+        """The file whose short id is ``ref`` (``12``, or ``#12`` as printed)."""
+        text = str(ref).strip().lstrip("#")
+        sub = self.ledger.get(int(text)) if text.isdigit() else None
+        if sub is None:
+            raise UsageError(
+                f"Không có tệp nào mã «{ref}». Xem mã của các tệp bằng lệnh «tonghop history»."
+            )
+        return sub
+
+    def exclude(self, ref: str | int, reason: str) -> Decision:
+        """Take a counted return out of the count (the branch's previous one counts again)."""
+        return self._decide(ref, DecisionKind.EXCLUDE, reason)
+
+    def include(self, ref: str | int, reason: str = "") -> Decision:
+        """Undo :meth:`exclude`."""
+        return self._decide(ref, DecisionKind.INCLUDE, reason)
+
+    def accept(self, ref: str | int, reason: str) -> Decision:
+        """Count a rejected return despite its errors."""
+        return self._decide(ref, DecisionKind.ACCEPT, reason)
+
+    def _decide(self, ref: str | int, kind: DecisionKind, reason: str) -> Decision:
+        sub = self.find(ref)
+        decisions = self.decisions
+        decisions.check(sub, kind, reason)
+        decision = Decision(sub.id or 0, kind, reason.strip(), self.user, self.clock())
+        with self.ledger.transaction():
+            sub = self.find(ref)  # as it is now, the write lock held
+            decisions.check(sub, kind, reason)
+            decisions.decide(sub, decision)
+            self.archive.add_event(
+                Event(decision.at, "decision", {**decision.to_dict(), **_identity(sub)})
+            )
+        if sub.period:
+            self.refresh(Period.parse(sub.period))
+        return decision
+
+    def finalize(
+        self, period: Period, *, number: str | None = None, report_date: dt.date | None = None
+    ) -> Published:
+        """Fix the counted set of ``period`` and write its final report, once."""
+        self.require_ready()
+        at = self.clock()
+        with self.publish_lock().waiting():
+            # One transaction: no return is counted between fixing the set and writing it.
+            with self.ledger.transaction():
+                state = self.decisions.finalize(
+                    period,
+                    number=number,
+                    report_date=report_date or at.date(),
+                    who=self.user,
+                    at=at,
+                )
+                try:
+                    done = self._publish(
+                        period, report_date=report_date, pdf=False, final=True, number=number
+                    )
+                except BaseException:
+                    raise
+                self.archive.add_event(
+                    Event(
+                        at,
+                        "finalize",
+                        {
+                            "period": period.code,
+                            "number": number,
+                            "report_date": report_date.isoformat() if report_date else None,
+                            "who": state.who,
+                        },
+                    )
+                )
+            self._keep_report_record(done)
+        return self._with_pdf(done)
+
+    def reopen(self, period: Period, reason: str) -> PeriodState:
+        """Open a finalized period again; the returns held since it was finalized count."""
+        at = self.clock()
+        with self.ledger.transaction():
+            self.decisions.reopen(period, reason=reason, who=self.user, at=at)
+            self.archive.add_event(
+                Event(at, "reopen", {"period": period.code, "reason": reason, "who": self.user})
+            )
+        self.refresh(period)
+        return self.decisions.state(period)
+
+
+def _identity(sub: Submission) -> dict[str, str | None]:
+    """How a rebuilt ledger finds the file again: its bytes and when it was received."""
+    return {
+        "sha256": sub.sha256,
+        "received_at": sub.received_at.isoformat(timespec="seconds"),
+        "source_name": sub.source_name,
+    }

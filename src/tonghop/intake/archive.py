@@ -11,6 +11,10 @@ its name in inbox/, size, modification time and when it was received, once per d
 intake's own identity of a drop: name, size, time and bytes). That is what ``tonghop verify
 --rebuild`` needs to rebuild the ledger by judging every arrival again, in the order received.
 
+The secretary's decisions, the finalizing and reopening of periods and the reports written
+are kept here too (table ``events``, one JSON record each, committed before the ledger's), so
+that a rebuilt ledger has them back.
+
 Archives written before this kept each object as a file, archive/objects/ab/<sha256>; those
 are read where they are (nothing is moved). A file too large to read is moved, not copied,
 into archive/oversize/.
@@ -19,6 +23,7 @@ into archive/oversize/.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import sqlite3
@@ -29,7 +34,7 @@ from types import TracebackType
 
 from tonghop.errors import ArchiveDamaged
 
-__all__ = ["OBJECTS_NAME", "Archive", "Arrival", "archive_damaged", "fsync_dir"]
+__all__ = ["OBJECTS_NAME", "Archive", "Arrival", "Event", "archive_damaged", "fsync_dir"]
 
 OBJECTS_NAME = "objects.sqlite3"
 _PIECE = 1 << 20  # bytes written to a stored object at a time
@@ -81,6 +86,24 @@ CREATE TABLE IF NOT EXISTS arrivals (
 )
 """
 
+_EVENTS = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A decision, a finalize or reopen, or a report written, as kept for a rebuild."""
+
+    at: dt.datetime
+    kind: str
+    body: dict[str, object]
+
 
 class Archive:
     """The kept bytes of archive/ (``root``). Use as a context manager or close()."""
@@ -103,6 +126,7 @@ class Archive:
                 " (id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, data BLOB NOT NULL)"
             )
             self._db.execute(_ARRIVALS)
+            self._db.execute(_EVENTS)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             if isinstance(exc, sqlite3.OperationalError):
@@ -187,6 +211,24 @@ class Archive:
         return [
             Arrival(sha, name, size, mtime_ns, dt.datetime.fromisoformat(received))
             for sha, name, size, mtime_ns, received in rows
+        ]
+
+    def add_event(self, event: Event) -> None:
+        """Keep ``event`` durably (before the ledger records it)."""
+        self._db.execute(
+            "INSERT INTO events (at, kind, body) VALUES (?, ?, ?)",
+            (
+                event.at.isoformat(timespec="seconds"),
+                event.kind,
+                json.dumps(event.body, ensure_ascii=False, sort_keys=True),
+            ),
+        )
+
+    def events(self) -> list[Event]:
+        """Every event kept, in the order they happened."""
+        rows = self._db.execute("SELECT at, kind, body FROM events ORDER BY id")
+        return [
+            Event(dt.datetime.fromisoformat(at), kind, json.loads(body)) for at, kind, body in rows
         ]
 
     def arrival_count(self) -> int:

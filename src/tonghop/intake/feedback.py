@@ -127,8 +127,10 @@ def write_feedback(
     period_label: str | None = None,
     verdict: str,
     data: bytes | None = None,
+    ref: str | None = None,
 ) -> Path:
-    """Write the annotated copy of ``source``; returns the path written.
+    """Write the annotated copy of ``source``; returns the path written. ``ref`` is the
+    file's short id in the ledger («Mã tệp»).
 
     ``data`` are ``source``'s bytes when the caller has read them already (the intake: the
     bytes it archived and judged); then ``source`` is never opened again, so that a name
@@ -166,6 +168,7 @@ def write_feedback(
         branch_name=branch_name,
         period_label=period_label,
         file_name=source.name,
+        ref=ref,
         how=loaded.how,
         formulas=loaded.formulas,
     )
@@ -191,12 +194,14 @@ def _one_line(name: str) -> str:
     return visible_text(name).replace("\n", "\u240a").replace("\t", "\u2409")
 
 
-def write_unreadable_note(file_name: str, message: str, out_path: Path) -> Path:
+def write_unreadable_note(
+    file_name: str, message: str, out_path: Path, *, ref: str | None = None
+) -> Path:
     """A short UTF-8 text (with BOM, CRLF) for a file that could not be read at all."""
     lines = [
         "PHẢN HỒI: KHÔNG ĐỌC ĐƯỢC TỆP BÁO CÁO",
         "",
-        f"Tệp đã nhận: {_one_line(file_name)}",
+        f"Tệp đã nhận: {_one_line(file_name)}" + (f" (mã tệp {ref})" if ref else ""),
         f"Lý do: {visible_text(message)}",
         "",
         "Báo cáo này chưa được tiếp nhận. Cách khắc phục:",
@@ -327,6 +332,7 @@ def _write_problem_sheet(
     file_name: str,
     how: str,
     formulas: int,
+    ref: str | None = None,
 ) -> None:
     columns = "ABCDEF"
     for column, width in zip(columns, _WIDTHS, strict=True):
@@ -362,6 +368,11 @@ def _write_problem_sheet(
         (f"Chi bộ: {branch_name}" if branch_name else "", _font(), None),
         (f"Kỳ báo cáo: {period_label}" if period_label else "", _font(), None),
         (f"Tệp đã nhận: {_one_line(file_name)}", _font(), None),
+        (
+            f"Mã tệp: {ref} (xin ghi mã này khi trao đổi với Văn phòng Đảng ủy)" if ref else "",
+            _font(),
+            None,
+        ),
         (advice, _font(italic=True), None),
     ]
     if formulas:

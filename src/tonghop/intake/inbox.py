@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tonghop.blank import ascii_slug
 from tonghop.config import Config
+from tonghop.decisions import Decisions
 from tonghop.form import FormSpec
 from tonghop.intake._files import (
     STRANGE_WHAT,
@@ -337,31 +338,37 @@ class Intake:
             archived_as=self.archive.name_of(item.sha256),
         )
         feedback: Path | None = None
+        answer: Callable[[], Path] | None = None
         first = self.ledger.first_with_sha(item.sha256)
         if first is not None:
             sub.outcome = Outcome.DUPLICATE
             sub.duplicate_of = first.id
             sub.branch_code, sub.period = first.branch_code, first.period
         else:
-            feedback = self._check(path, item, sub)
-        sub.elapsed_ms = (time.perf_counter() - item.started) * 1000
+            answer = self._check(path, item, sub)
         self.ledger.record(sub)
+        if answer is not None:
+            # After the row: the answer names the file's id («Mã tệp»).
+            feedback = answer()
+            sub.feedback = self._relative(feedback)
+        sub.elapsed_ms = (time.perf_counter() - item.started) * 1000
+        self.ledger.set_answer(sub)
         return IntakeResult(path, sub, feedback)
 
-    def _check(self, path: Path, item: _Arrival, sub: Submission) -> Path | None:
-        """Read and check; fills ``sub`` and writes the branch's feedback when there is any."""
+    def _check(self, path: Path, item: _Arrival, sub: Submission) -> Callable[[], Path] | None:
+        """Read and check, filling ``sub``; returns what writes the branch's answer, when
+        there is one to write (called once ``sub`` has its id)."""
         assert item.data is not None
         outcome = read_and_check(item.data, self.form, self.config, sub.received_at.date())
         if isinstance(outcome, str):
+            message = outcome
             sub.outcome = Outcome.UNREADABLE
-            sub.problems = [Problem(Level.ERROR, outcome)]
+            sub.problems = [Problem(Level.ERROR, message)]
             target = self._feedback_dir(None) / (
                 feedback_file_name(None, None, path.name, sub.received_at).rsplit(".", 1)[0]
                 + ".txt"
             )
-            target = write_unreadable_note(path.name, outcome, target)
-            sub.feedback = self._relative(target)
-            return target
+            return lambda: write_unreadable_note(path.name, message, target, ref=sub.ref)
 
         result = outcome
         if result.period is not None and result.branch_code is not None:
@@ -373,29 +380,42 @@ class Intake:
         sub.values = result.values
         ok = result.accepted and result.branch_code is not None and result.period is not None
         sub.outcome = Outcome.ACCEPTED if ok else Outcome.REJECTED
-        if not result.problems:
+        held = ok and sub.period is not None and Decisions(self.ledger).is_final(sub.period)
+        if held:
+            # Finalized: received and answered, counted only once the period is reopened.
+            sub.outcome, sub.judged = Outcome.HELD, Outcome.ACCEPTED
+        if not result.problems and not held:
             return None
         branch = self.config.branch(result.branch_code) if result.branch_code else None
         suffix = ".xlsm" if path.suffix.lower() == ".xlsm" else ".xlsx"
         name = feedback_file_name(sub.branch_code, sub.period, path.name, sub.received_at)
         target = self._feedback_dir(result.period) / (name.rsplit(".", 1)[0] + suffix)
-        verdict = (
-            f"Báo cáo đã được tiếp nhận, có {sub.warnings} cảnh báo cần xem lại."
-            if ok
-            else f"Báo cáo chưa được tiếp nhận: có {sub.errors} lỗi cần sửa. "
-            "Hãy sửa các ô tô đỏ rồi gửi lại."
-        )
-        target = write_feedback(
-            path,
-            result.problems,
-            target,
-            branch_name=branch.name if branch else None,
-            period_label=result.period.label if result.period else None,
-            verdict=verdict,
-            data=item.data,  # the bytes judged: the name is never opened again
-        )
-        sub.feedback = self._relative(target)
-        return target
+        if held:
+            verdict = (
+                "Báo cáo đã được nhận nhưng kỳ này đã chốt số liệu, nên chưa được tính vào số "
+                "liệu tổng hợp. Văn phòng Đảng ủy sẽ xem xét; không cần gửi lại."
+            )
+        elif ok:
+            verdict = f"Báo cáo đã được tiếp nhận, có {sub.warnings} cảnh báo cần xem lại."
+        else:
+            verdict = (
+                f"Báo cáo chưa được tiếp nhận: có {sub.errors} lỗi cần sửa. "
+                "Hãy sửa các ô tô đỏ rồi gửi lại."
+            )
+
+        def answer() -> Path:
+            return write_feedback(
+                path,
+                result.problems,
+                target,
+                branch_name=branch.name if branch else None,
+                period_label=result.period.label if result.period else None,
+                verdict=verdict,
+                data=item.data,  # the bytes judged: the name is never opened again
+                ref=sub.ref,
+            )
+
+        return answer
 
     def _take_oversize(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,10 @@ from tonghop.ledger import Ledger
 from tonghop.periods import Period
 from tonghop.report.aggregate import Aggregate, Counted, aggregate, load_counted
 from tonghop.report.context import report_context
+from tonghop.report.drafts import ReportRecord, Reports
 from tonghop.report.render import ReportError, render_report, write_pdf
 from tonghop.report.status import PeriodStatus, period_status, render_status_html
 
-REPORT_NAME = "bao-cao-{period}.docx"
 AGGREGATE_NAME = "tong-hop-so-lieu.xlsx"
 STATUS_NAME = "tinh-hinh-nop-bao-cao.html"
 
@@ -37,6 +38,9 @@ class Published:
     aggregate: Aggregate
     status: PeriodStatus
     pdf_problem: str | None = None
+    final: bool = False
+    kept_edited: Path | None = None  # an edited report left in place: ``report`` is beside it
+    record: ReportRecord | None = None
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -55,9 +59,17 @@ def build(
 
 
 def write_status_page(
-    workspace: Layout, config: Config, ledger: Ledger, period: Period, now: dt.datetime
+    workspace: Layout,
+    config: Config,
+    ledger: Ledger,
+    period: Period,
+    now: dt.datetime,
+    describe: Callable[[PeriodStatus], None] | None = None,
 ) -> tuple[Path, PeriodStatus]:
+    """The status page; ``describe`` adds what the workspace knows (draft or final, notes)."""
     status = period_status(config, ledger, period, now)
+    if describe is not None:
+        describe(status)
     out_dir = workspace.period_outbox(period)
     page = atomic_write_text(
         out_dir / STATUS_NAME, render_status_html(status, config.committee.name)
@@ -75,11 +87,18 @@ def publish(
     now: dt.datetime,
     report_date: dt.date | None = None,
     pdf: bool = True,
+    final: bool = False,
+    number: str | None = None,
+    describe: Callable[[PeriodStatus], None] | None = None,
 ) -> Published:
-    """Rebuild every output of ``period`` from the ledger."""
+    """Rebuild every output of ``period`` from the ledger: a draft, or (``final``) the final
+    report. The report is recorded; a draft the secretary edited is never overwritten (see
+    :mod:`tonghop.report.drafts`). Call with the ledger in a transaction when the report
+    must match a counted set being fixed (finalize)."""
     out_dir = workspace.period_outbox(period)
     out_dir.mkdir(parents=True, exist_ok=True)
-    status_page, status = write_status_page(workspace, config, ledger, period, now)
+    reports = Reports(ledger, workspace)
+    status_page, status = write_status_page(workspace, config, ledger, period, now, describe)
     agg, _ = build(workspace, config, form, ledger, period)
     workbook = write_aggregate_workbook(agg, form, config, out_dir / AGGREGATE_NAME)
 
@@ -89,12 +108,26 @@ def publish(
             f"Không tìm thấy mẫu báo cáo {template}. Hãy đặt tệp mẫu Word vào thư mục "
             "templates/ hoặc sửa khóa template trong mục [report] của tonghop.toml."
         )
-    context = report_context(agg, config, form, date=report_date or now.date(), status=status)
-    report_path = out_dir / REPORT_NAME.format(period=period.code)
+    last_draft = reports.last(period, final=False)
+    chosen = report_date or (last_draft.chosen_date if last_draft else None)
+    when = chosen or now.date()
+    context = report_context(
+        agg, config, form, date=when, status=status, final=final, number=number
+    )
+    target = reports.target(period, final=final)
     try:
-        report = render_report(template, context, report_path)
+        report = render_report(template, context, target.path)
     except ReportError as exc:
         raise TonghopError(str(exc)) from exc
+    record = reports.record(
+        period,
+        report,
+        final=final,
+        report_date=when,
+        chosen_date=report_date or (None if final else chosen),
+        number=number,
+        at=now,
+    )
     pdf_path, pdf_problem = None, None
     if pdf:
         try:
@@ -104,7 +137,19 @@ def publish(
             pdf_problem = str(exc)
     if pdf_path is None:
         pdf_problem = _drop_stale_pdf(report) or pdf_problem
-    return Published(period, report, pdf_path, workbook, status_page, agg, status, pdf_problem)
+    return Published(
+        period,
+        report,
+        pdf_path,
+        workbook,
+        status_page,
+        agg,
+        status,
+        pdf_problem,
+        final=final,
+        kept_edited=target.kept_edited,
+        record=record,
+    )
 
 
 def _drop_stale_pdf(report: Path) -> str | None:

@@ -161,7 +161,7 @@ def deadline_of(config: Config, period: Period) -> dt.date:
 
 
 def _ref(sub: Submission) -> str | None:
-    return str(sub.id) if sub.id is not None else None
+    return sub.ref or None
 
 
 def _unplaced(sub: Submission, reason: str) -> UnplacedFile:
@@ -191,16 +191,22 @@ def unplaced_files(
             out.append(_unplaced(sub, "Không rõ chi bộ (thiếu mã chi bộ)"))
         elif sub.branch_code not in codes:
             out.append(_unplaced(sub, f"Mã chi bộ «{sub.branch_code}» không có trong danh sách"))
-    # The ledger has no query for rows without a period; all() reads every row.
-    for sub in ledger.all():
-        if sub.period is None and sub.received_at.date() >= period.start:
-            if sub.outcome == Outcome.UNREADABLE:
-                reason = "Không đọc được tệp"
-            elif sub.outcome == Outcome.FAILED:
-                reason = "Lỗi khi xử lý tệp"
-            else:
-                reason = "Không rõ kỳ báo cáo"
-            out.append(_unplaced(sub, reason))
+    # Only the few rows without a period are read (received_at is ISO text: it sorts as time).
+    rows = ledger.db.execute(
+        "SELECT id FROM submissions WHERE period IS NULL AND received_at >= ? ORDER BY id",
+        (period.start.isoformat(),),
+    ).fetchall()
+    for (row_id,) in rows:
+        found = ledger.get(row_id)
+        if found is None:
+            continue
+        if found.outcome == Outcome.UNREADABLE:
+            reason = "Không đọc được tệp"
+        elif found.outcome == Outcome.FAILED:
+            reason = "Lỗi khi xử lý tệp"
+        else:
+            reason = "Không rõ kỳ báo cáo"
+        out.append(_unplaced(found, reason))
     out.sort(key=lambda f: f.received_at)
     return out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tonghop.errors import PeriodError
 from tonghop.periods import Period
-from tonghop.report.publish import REPORT_NAME
+from tonghop.report.drafts import DRAFT_NAME, Reports
 from tonghop.report.render import write_pdf
 from tonghop.workspace import Workspace
 
@@ -164,7 +164,7 @@ class Publisher:
         period = Period.parse(code)
         started = time.perf_counter()
         if full:
-            self.workspace.publish(period, pdf=False)
+            self.workspace.refresh(period)  # a finalized period: only its status page
             what = "báo cáo, bảng tổng hợp và trang tình hình nộp"
         else:
             self.workspace.write_status_page(period)
@@ -172,14 +172,21 @@ class Publisher:
         elapsed = (time.perf_counter() - started) * 1000
         log.info("Đã cập nhật %s kỳ %s (%.0f ms).", what, code, elapsed)
 
-    def report_path(self, code: str) -> Path:
+    def report_path(self, code: str) -> Path | None:
+        """The draft last written for the period (None: none yet, or the period is final:
+        its final report and PDF were written by ``finalize``)."""
         period = Period.parse(code)
-        outbox = self.workspace.layout.period_outbox(period)
-        return outbox / REPORT_NAME.format(period=period.code)
+        if self.workspace.decisions.is_final(period.code):
+            return None
+        record = Reports(self.workspace.ledger, self.workspace.layout).last(period, final=False)
+        if record is None:
+            outbox = self.workspace.layout.period_outbox(period)
+            return outbox / f"{DRAFT_NAME.format(period=period.code)}.docx"
+        return self.workspace.layout.home / record.path
 
     def make_pdf(self, code: str) -> None:
         report = self.report_path(code)
-        if report.is_file() and write_pdf(report) is not None:
+        if report is not None and report.is_file() and write_pdf(report) is not None:
             log.info("Đã tạo bản PDF của báo cáo kỳ %s.", code)
 
     def stale_periods(self) -> list[str]:
@@ -194,6 +201,8 @@ class Publisher:
             try:
                 report = self.report_path(code)
             except PeriodError:
+                continue
+            if report is None:
                 continue
             try:
                 built = dt.datetime.fromtimestamp(report.stat().st_mtime)
