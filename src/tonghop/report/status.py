@@ -19,13 +19,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tonghop.config import Config
 from tonghop.ledger import Ledger, Outcome, Submission
 from tonghop.periods import Period
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Group(StrEnum):
@@ -269,3 +272,63 @@ def render_status_html(status: PeriodStatus, committee_name: str) -> str:
         committee=committee_name,
         link=link,
     )
+
+
+def print_status(state: PeriodStatus, console: Console) -> None:
+    """`tonghop status` as text: the state, the three groups' counts, the notes, a table per
+    group and the files nobody can place."""
+    from rich.table import Table
+
+    expected = len(state.branches)
+    console.print(
+        f"Tình hình nộp báo cáo {state.period.label} (hạn {state.deadline:%d/%m/%Y}) "
+        f"— {state.state_label}",
+        style="bold",
+    )
+    console.print(
+        "; ".join(f"{label} {len(rows)}/{expected}" for _, label, rows in state.groups)
+        + f"; nộp muộn {state.late}; tệp chưa xác định {len(state.unplaced)}."
+    )
+    for note in state.notes:
+        console.print(f"Lưu ý: {note}", style="yellow")
+    for group, label, rows in state.groups:
+        if not rows:
+            continue
+        table = Table(title=f"{label} ({len(rows)}/{expected} chi bộ)", title_justify="left")
+        columns = ["Mã", "Chi bộ", "Tình trạng", "Đúng hạn"]
+        if group != "missing":
+            columns += ["Mã tệp", "Thời điểm", "Lần gửi", "Vấn đề"]
+        for column in columns:
+            table.add_column(column)
+        for b in rows:
+            cells = [
+                b.code,
+                b.name,
+                b.outcome_label,
+                {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time],
+            ]
+            if group != "missing":
+                cells += [
+                    b.ref or "",
+                    b.received_at.strftime("%d/%m/%Y %H:%M") if b.received_at else "",
+                    str(b.versions or ""),
+                    f"{b.errors} lỗi, {b.warnings} cảnh báo" if b.problems else "",
+                ]
+            table.add_row(*cells)
+        console.print(table)
+    if state.unplaced:
+        table = Table(
+            title=f"Tệp không rõ chi bộ hoặc không đọc được ({len(state.unplaced)})",
+            title_justify="left",
+        )
+        for column in ("Mã tệp", "Tên tệp", "Thời điểm", "Lý do", "Phản hồi"):
+            table.add_column(column)
+        for f in state.unplaced:
+            table.add_row(
+                f.ref,
+                f.source_name,
+                f.received_at.strftime("%d/%m/%Y %H:%M"),
+                f.reason,
+                f.feedback or "",
+            )
+        console.print(table)
