@@ -50,11 +50,11 @@ if TYPE_CHECKING:
     from tonghop.workspace import Workspace
 
 
-def open(home: Any = None, *, clock: Any = None) -> Workspace:  # like tarfile.open
+def open(home: Any = None, *, clock: Any = None, user: str | None = None) -> Workspace:
     """Open the workspace at ``home`` (default: $TONGHOP_HOME, else the current folder)."""
     from tonghop.workspace import open_workspace
 
-    return open_workspace(home, clock=clock)
+    return open_workspace(home, clock=clock, user=user)
 
 
 def create(folder: Any, *, source: Any = None) -> Layout:

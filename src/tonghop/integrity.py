@@ -39,6 +39,7 @@ from tonghop.form import FormSpec
 from tonghop.intake.archive import Archive, Arrival, fsync_dir
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger, ledger_damaged
+from tonghop.replay import EventReplay
 
 __all__ = [
     "RebuildResult",
@@ -271,7 +272,8 @@ def rebuild_ledger(
     now: dt.datetime,
 ) -> RebuildResult:
     """Keep the current ledger aside (never deleted), then build a new one by judging every
-    archived arrival again, in the order received. Call with the intake lock held."""
+    archived arrival again, in the order received, with the secretary's decisions and the
+    finalized periods put back where they happened. Call with the intake lock held."""
     scratch = layout.archive / SCRATCH_NAME
     building = layout.archive / BUILDING_NAME
     shutil.rmtree(scratch, ignore_errors=True)  # left by a rebuild that crashed
@@ -282,7 +284,9 @@ def rebuild_ledger(
     try:
         with Ledger(building) as ledger:
             scratch_layout = Layout(scratch)
+            replay = EventReplay(ledger, layout, archive.events())
             for arrival in archive.arrivals():
+                replay.until(arrival.received_at)
                 # In their place: received earlier, or in the same second and older (the order
                 # the intake takes a folder in).
                 while oversize and oversize[0][:2] < (arrival.received_at, arrival.mtime_ns):
@@ -298,6 +302,8 @@ def rebuild_ledger(
                 _rejudge(arrival, archive, ledger, scratch_layout, config, form)
             for kept in oversize:
                 _retake_oversize(*kept, archive, ledger, scratch_layout, config, form)
+            replay.rest()
+            skipped.extend(replay.skipped)
             rows, counted = ledger.count(), len(ledger.counted())
             periods = sorted(ledger.periods())
         os.replace(building, layout.ledger)

@@ -344,12 +344,12 @@ class Workspace:
         status.final = state.final
         status.notes.append(state.describe())
         reports = Reports(self.ledger, self.layout)
-        draft = reports.last(status.period, final=False)
-        if draft is not None and reports.edited(draft):
-            status.notes.append(
-                f"Báo cáo {draft.path.name} đã được sửa tay nên được giữ nguyên; bản dự thảo "
-                "mới (nếu có thay đổi) được ghi bên cạnh dưới tên khác."
-            )
+        latest = reports.last(status.period, final=False)
+        for path in reports.edited_drafts(status.period):
+            newer = f"; bản dự thảo mới nhất là {latest.path.name}" if latest else ""
+            if latest and latest.path.name == path.name:
+                newer = "; lần viết lại sau sẽ ghi bản dự thảo mới bên cạnh"
+            status.notes.append(f"Báo cáo {path.name} đã được sửa tay nên được giữ nguyên{newer}.")
         held = sum(s.outcome == "held" for s in self.ledger.for_period(status.period, values=False))
         if held:
             status.notes.append(

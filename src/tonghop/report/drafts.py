@@ -112,10 +112,31 @@ class Reports:
         record = self.last(period, final=final)
         return self.layout.home / record.path if record else None
 
+    def edited_drafts(self, period: Period | str) -> list[Path]:
+        """The drafts of ``period`` that were edited after they were written (kept)."""
+        code = period if isinstance(period, str) else period.code
+        rows = self._db.execute(
+            """SELECT path, sha256 FROM reports WHERE id IN (
+                   SELECT MAX(id) FROM reports WHERE period = ? AND final = 0 GROUP BY path)
+               ORDER BY id""",
+            (code,),
+        ).fetchall()
+        edited = []
+        for path, _ in rows:
+            found = file_sha256(self.layout.home / path)
+            if found is not None and found not in self._written(Path(path)):
+                edited.append(self.layout.home / path)
+        return edited
+
     def edited(self, record: ReportRecord) -> bool:
-        """The file ``record`` wrote is there but is no longer what was written."""
+        """The file ``record`` wrote is there but is none of the versions written to it (a
+        version recorded but not yet renamed into place, a crash between, is ours too)."""
         sha = file_sha256(self.layout.home / record.path)
-        return sha is not None and sha != record.sha256
+        return sha is not None and sha not in self._written(record.path)
+
+    def _written(self, path: Path) -> set[str]:
+        rows = self._db.execute("SELECT sha256 FROM reports WHERE path = ?", (path.as_posix(),))
+        return {sha for (sha,) in rows}
 
     def target(self, period: Period, *, final: bool) -> ReportTarget:
         folder = self.layout.period_outbox(period)
@@ -139,14 +160,15 @@ class Reports:
         period: Period,
         path: Path,
         *,
+        written: Path,
         final: bool,
         report_date: dt.date,
         chosen_date: dt.date | None,
         number: str | None,
         at: dt.datetime,
     ) -> ReportRecord:
-        sha = file_sha256(path)
-        assert sha is not None, path
+        sha = file_sha256(written)
+        assert sha is not None, written
         home = self.layout.home.resolve()
         resolved = path.resolve()
         where = resolved.relative_to(home) if resolved.is_relative_to(home) else resolved

@@ -115,19 +115,27 @@ def publish(
         agg, config, form, date=when, status=status, final=final, number=number
     )
     target = reports.target(period, final=final)
+    records: list[ReportRecord] = []
+
+    def keep_record(written: Path) -> None:
+        records.append(
+            reports.record(
+                period,
+                target.path,
+                written=written,
+                final=final,
+                report_date=when,
+                chosen_date=report_date or (None if final else chosen),
+                number=number,
+                at=now,
+            )
+        )
+
     try:
-        report = render_report(template, context, target.path)
+        report = render_report(template, context, target.path, before_replace=keep_record)
     except ReportError as exc:
         raise TonghopError(str(exc)) from exc
-    record = reports.record(
-        period,
-        report,
-        final=final,
-        report_date=when,
-        chosen_date=report_date or (None if final else chosen),
-        number=number,
-        at=now,
-    )
+    record = records[0]
     pdf_path, pdf_problem = None, None
     if pdf:
         try:

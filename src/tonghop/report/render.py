@@ -17,7 +17,7 @@ import secrets
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -258,7 +258,13 @@ def _replace(source: Path, target: Path) -> None:
         ) from exc
 
 
-def render_report(template_path: Path, context: dict[str, Any], out_path: Path) -> Path:
+def render_report(
+    template_path: Path,
+    context: dict[str, Any],
+    out_path: Path,
+    *,
+    before_replace: Callable[[Path], None] | None = None,
+) -> Path:
     """Fill the docxtpl template ``template_path`` with ``context`` and write ``out_path``.
 
     Returns ``out_path``. Raises :class:`ReportTemplateError` when the template is missing,
@@ -299,6 +305,12 @@ def render_report(template_path: Path, context: dict[str, Any], out_path: Path) 
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise ReportWriteError(f"Không ghi được tệp {_display(out_path)}.") from exc
+    if before_replace is not None:
+        try:
+            before_replace(temporary)  # the report is recorded before it appears
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
     _replace(temporary, out_path)
     return out_path
 
