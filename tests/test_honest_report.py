@@ -283,3 +283,19 @@ def test_report_context_hooks_final_and_number(workspace, config, form, ledger):
     final = report_context(agg, config, form, date=dt.date(2025, 7, 16), final=True, number="07")
     assert final["final"] is True and final["draft"] is False and final["number"] == "07"
     assert final["fields"]["households_supported"]["unit"] == "hộ"
+
+
+def test_finalized_report_has_its_number_and_no_draft_mark(run, workspace, partial, clock):
+    result = run("finalize", "--period", "2025-H1", "--number", "07", "--date", "2025-07-20")
+    assert result.exit_code == 0, result.output
+    [final] = [p for p in partial.glob("bao-cao-2025-H1*.docx") if "chinh-thuc" in p.name]
+    text = paragraphs(final)
+    assert "Số 07-BC/ĐU" in text and "DỰ THẢO" not in text
+    assert "(Kèm theo Báo cáo số 07-BC/ĐU, ngày 20 tháng 7 năm 2025)" in text
+    # still 4 of 6: the final report says whose figures it holds, like the draft did
+    assert "(Số liệu của 4/6 chi bộ)" not in text  # that line belongs to the draft mark
+    assert any("Số liệu trong báo cáo này là của 4/6 chi bộ" in t for t in text)
+    status = run("status", "--period", "2025-H1").output
+    assert "— Đã chốt" in status
+    page = (partial / "tinh-hinh-nop-bao-cao.html").read_text(encoding="utf-8")
+    assert '<span class="badge final">Đã chốt</span>' in page
