@@ -36,7 +36,8 @@ MESSAGES: dict[str, str] = {
     "%(prog)s, version %(version)s": "%(prog)s, phiên bản %(version)s",
     "default: {default}": "mặc định: {default}",
     "env var: {var}": "biến môi trường: {var}",
-    "required": "bắt buộc",
+    # a no-break space: click's wrapping would otherwise leave "[bắt" and "buộc]" on two lines
+    "required": "bắt\u00a0buộc",
     "(dynamic)": "(tính khi chạy)",
     "deprecated": "không còn dùng",
     "Confirm the action without prompting.": "Xác nhận luôn, không hỏi lại.",

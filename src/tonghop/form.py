@@ -75,6 +75,9 @@ class Field:
     # For a stock_start field: the stock_end field of the previous return it opens with, e.g.
     # members_start carries members_end over; new forms are pre-filled with that value.
     carried_from: str | None = None
+    # A key figure: shown on the receipt a branch gets for an accepted return, so that it
+    # can see at a glance that its main figures were read as it meant them.
+    key: bool = False
 
     @property
     def is_number(self) -> bool:
@@ -165,6 +168,12 @@ class FormSpec:
             f for f in self.fields.values() if f.is_number and (kind is None or f.asked_in(kind))
         ]
 
+    def key_fields(self, kind: PeriodKind) -> list[Field]:
+        """The figures a receipt repeats for a return of ``kind``: the fields marked
+        ``key = true``, else (a form that marks none) its required number fields."""
+        asked = self.fields_for(kind)
+        return [f for f in asked if f.key] or [f for f in asked if f.is_number and f.required]
+
     def text_fields(self) -> list[Field]:
         return [
             f
@@ -194,6 +203,7 @@ FIELD_KEYS = (
     "choices",
     "help",
     "carried_from",
+    "key",
 )
 RULE_KEYS = ("id", "level", "check", "message", "cells")
 DERIVED_KEYS = ("formula", "label", "unit")
@@ -351,6 +361,9 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
     required = item.data.get("required", False)
     if not isinstance(required, bool):
         raise item.fail("required", "phải là true hoặc false.")
+    key = item.data.get("key", False)
+    if not isinstance(key, bool):
+        raise item.fail("key", "phải là true hoặc false.")
     periods = form_kinds
     if "periods" in item.data:
         periods = _kinds(item, "periods", item.data["periods"])
@@ -375,6 +388,7 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
         choices=choices,
         help=item.text_value("help", "", allow_empty=True),
         carried_from=item.text_value("carried_from", "", allow_empty=True) or None,
+        key=key,
     )
 
 

@@ -1,6 +1,7 @@
 """Taking what branches send: read (:mod:`.reader`, with the package pre-check), check
-(:mod:`.checks`, :mod:`.values`), keep (:mod:`.archive`), answer (:mod:`.feedback`), and the
-intake that orders them so that nothing is lost or counted twice (:mod:`.inbox`).
+(:mod:`.checks`, :mod:`.values`), keep (:mod:`.archive`), answer (:mod:`.feedback`, and the
+receipt of an accepted return, :mod:`.receipt`), and the intake that orders them
+so that nothing is lost or counted twice (:mod:`.inbox`).
 
 The names below are imported on first use, so that importing one module of the package
 does not import them all.

@@ -30,6 +30,7 @@ __all__ = [
     "scan_inbox",
     "short_name",
     "strange_note",
+    "write_new",
     "write_note",
 ]
 
@@ -254,13 +255,19 @@ def place_new(temp: Path, target: Path) -> Path:
     raise FileExistsError(target)  # pragma: no cover - ten thousand answers in one minute
 
 
-def write_note(target: Path, lines: list[str]) -> Path:
-    """A short note as the branch's office reads it: UTF-8 with BOM, CRLF, written whole,
-    under a new name (see ``place_new``); returns the name it was given."""
+def write_new(target: Path, data: bytes) -> Path:
+    """``data`` written whole under a new name (see ``place_new``), with the mode the
+    process's umask gives; returns the name it was given."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        temp.write_bytes("\r\n".join(lines).encode("utf-8-sig"))
+        temp.write_bytes(data)
         return place_new(temp, target)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def write_note(target: Path, lines: list[str]) -> Path:
+    """A short note as the branch's office reads it: UTF-8 with BOM, CRLF, written whole,
+    under a new name (see ``write_new``); returns the name it was given."""
+    return write_new(target, "\r\n".join(lines).encode("utf-8-sig"))

@@ -42,6 +42,7 @@ from tonghop.intake.archive import Archive, Arrival, fsync_dir
 from tonghop.intake.checks import CheckResult, check_against_previous, check_content
 from tonghop.intake.feedback import feedback_file_name, write_feedback, write_unreadable_note
 from tonghop.intake.reader import Unreadable, read_workbook
+from tonghop.intake.receipt import issue_receipt
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger, Outcome, Submission
 from tonghop.periods import Period, local_now
@@ -95,6 +96,7 @@ class IntakeResult:
     submission: Submission
     feedback: Path | None
     recovered: bool = False
+    receipt: Path | None = None  # the giấy xác nhận of a return taken in (see intake.receipt)
 
     @property
     def summary(self) -> str:
@@ -196,6 +198,11 @@ class Intake:
                 crash_hook("before-commit")
         if crash_hook:
             crash_hook("after-commit")
+        for result in results:  # once the outcome (and so «Mã tệp N») is committed
+            if not result.recovered:
+                result.receipt = issue_receipt(
+                    self.workspace, self.config, self.form, result.submission
+                )
         moved = {path for path, _ in oversize}
         for path, name in oversize:
             self.archive.keep_oversize(path, name)

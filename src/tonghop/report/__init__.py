@@ -1,7 +1,7 @@
 """The committee's outputs for a period: the figures added up (:mod:`.aggregate`), the data
 the Word template receives (:mod:`.context`), the report itself (:mod:`.render`, on docxtpl,
-with :mod:`.vnformat`), the submission status (:mod:`.status`) and all of them written into
-outbox/ (:mod:`.publish`).
+with :mod:`.vnformat`), the submission status (:mod:`.status`), the aggregate workbook
+(:mod:`.workbook`) and all of them written into outbox/ (:mod:`.publish`).
 
 The functions ``aggregate`` and ``publish`` are not re-exported here: they would hide the
 modules of the same names.

@@ -23,6 +23,7 @@ from tonghop.report.context import report_context
 from tonghop.report.drafts import ReportRecord, Reports
 from tonghop.report.render import ReportError, render_report, write_pdf
 from tonghop.report.status import PeriodStatus, period_status, render_status_html
+from tonghop.report.workbook import write_aggregate_workbook
 
 AGGREGATE_NAME = "tong-hop-so-lieu.xlsx"
 STATUS_NAME = "tinh-hinh-nop-bao-cao.html"
@@ -174,69 +175,3 @@ def _drop_stale_pdf(report: Path) -> str | None:
             "Hãy đóng tệp PDF rồi chạy lại lệnh, hoặc tự xóa tệp đó."
         )
     return None
-
-
-# --- the aggregate workbook --------------------------------------------------------------
-# XlsxWriter in constant-memory mode: each row goes to disk as it is written, and only the few
-# heading and total cells carry a format. (openpyxl's write-only mode makes a cell object per
-# value and took 1.2 s for 5,000 branches against 0.95 s for XlsxWriter, which also imports in
-# a quarter of the time.) Measured by bench/report_bench.py --workbook.
-_BOOK_OPTIONS = {
-    "constant_memory": True,
-    # a branch's name or a figure is data, never a formula or a link
-    "strings_to_formulas": False,
-    "strings_to_urls": False,
-    "nan_inf_to_errors": True,
-}
-_FONT = "Times New Roman"
-
-
-def write_aggregate_workbook(agg: Aggregate, form: FormSpec, config: Config, path: Path) -> Path:
-    """tong-hop-so-lieu.xlsx: one row per branch and a total row, for the period and the term."""
-    import xlsxwriter
-
-    keys = [f.id for f in form.number_fields(agg.period.kind)] + [d.id for d in form.derived]
-    labels = {f.id: f.label for f in form.fields.values()} | {d.id: d.label for d in form.derived}
-    period_label = agg.period.label
-    term_label = f"Lũy kế từ đầu nhiệm kỳ {config.committee.term} đến hết {period_label}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.xlsx")
-    book = xlsxwriter.Workbook(str(temp), _BOOK_OPTIONS)
-    try:
-        bold = book.add_format({"font_name": _FONT, "bold": True})
-        heading = book.add_format(
-            {"font_name": _FONT, "bold": True, "text_wrap": True, "valign": "top"}
-            | {"align": "center"}
-        )
-        sheets = [
-            ("Trong kỳ", f"Số liệu {period_label}", agg.rows, agg.total),
-            ("Lũy kế nhiệm kỳ", term_label, agg.term_rows, agg.term),
-        ]
-        for title, heading_text, rows, total in sheets:
-            sheet = book.add_worksheet(title)
-            sheet.freeze_panes(3, 3)  # D4: the headings and the branch columns stay in view
-            sheet.set_column(0, 0, 6)
-            sheet.set_column(1, 1, 10)
-            sheet.set_column(2, 2, 40)
-            sheet.write(0, 0, heading_text, bold)
-            columns = ["STT", "Mã", "Chi bộ", "Đã nộp"] + [labels[k] for k in keys]
-            sheet.write_row(1, 0, columns, heading)
-            # Field ids under the labels let the superior level take the figures in by machine.
-            sheet.write_row(2, 0, ["", "code", "name", "reported", *keys])
-            line = 3
-            for number, row in enumerate(rows, start=1):
-                values = row.values
-                reported = "Có" if row.reported else "Chưa"
-                sheet.write_row(line, 0, [number, row.branch.code, row.branch.name, reported])
-                sheet.write_row(line, 4, [values.get(k) for k in keys])
-                line += 1
-            count = sum(r.reported for r in rows)
-            sheet.write(line, 2, "Tổng cộng", bold)
-            sheet.write(line, 3, count, bold)
-            sheet.write_row(line, 4, [total.get(k) for k in keys], bold)
-        book.close()
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    os.replace(temp, path)
-    return path
