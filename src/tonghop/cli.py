@@ -281,28 +281,9 @@ def status(context: CliContext, period_text: str, as_json: bool) -> None:
 
         click.echo(json.dumps(state.to_dict(), ensure_ascii=False, indent=2))
         return
-    from rich.table import Table
+    from tonghop.report.status import print_status
 
-    table = Table(
-        title=f"Tình hình nộp báo cáo {state.period.label} (hạn {state.deadline:%d/%m/%Y})",
-        caption=f"Đã tiếp nhận {state.counted}/{len(state.branches)}; chưa nộp "
-        f"{len(state.missing)}; nộp muộn {state.late}.",
-    )
-    for column in ("Mã", "Chi bộ", "Tình trạng", "Thời điểm", "Đúng hạn", "Lần gửi", "Vấn đề"):
-        table.add_column(column)
-    for b in state.branches:
-        table.add_row(
-            b.code,
-            b.name,
-            b.outcome_label,
-            b.received_at.strftime("%d/%m/%Y %H:%M") if b.received_at else "",
-            {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time],
-            str(b.versions or ""),
-            f"{b.errors} lỗi, {b.warnings} cảnh báo" if b.problems else "",
-        )
-    context.console().print(table)
-    for note in state.notes:
-        click.echo(note)
+    print_status(state, context.console())
 
 
 @cli.command()
