@@ -312,9 +312,12 @@ def report(context: CliContext, period_text: str, report_date: str | None, no_pd
         click.echo("Không có LibreOffice trên máy nên chưa tạo bản PDF.")
     click.echo(f"Tổng hợp số liệu: {done.workbook}")
     click.echo(f"Tình hình nộp báo cáo: {done.status_page}")
-    missing = done.aggregate.missing
+    missing, returned = done.status.missing, done.status.in_group("returned")
+    if returned:
+        names = ", ".join(b.name for b in returned)
+        click.secho(f"{len(returned)} chi bộ đã nộp nhưng bị trả lại để sửa: {names}.", fg="yellow")
     if missing:
-        names = ", ".join(r.branch.name for r in missing)
+        names = ", ".join(b.name for b in missing)
         click.secho(f"Còn {len(missing)} chi bộ chưa nộp: {names}.", fg="yellow")
 
 

@@ -230,7 +230,10 @@ class Workspace:
         a file was for."""
         with self.intake_lock():
             results = self.intake().process_inbox()
-            for code in sorted({r.submission.period for r in results if r.submission.period}):
+            periods = {r.submission.period for r in results}
+            if None in periods:  # a file naming no period is listed on every period's page
+                periods |= set(self.ledger.periods())
+            for code in sorted(p for p in periods if p):
                 self.write_status_page(Period.parse(code))
         return results
 

@@ -131,7 +131,8 @@ def report_context(
             "name": config.signer.name,
         },
         "recipients": recipients_before_office_copy(config.recipients),
-        "number": number if number is not None else config.report_number,
+        # 36-HD: a draft leaves its number blank ("Số      -BC/ĐU"); the final report has it.
+        "number": (number if number is not None else config.report_number) if final else "",
         "date": date,
         "period": {
             "code": period.code,
