@@ -558,3 +558,13 @@ def test_a_unit_is_a_number_fields_and_money_is_in_dong(tmp_path, field, unit, p
     with pytest.raises(ConfigError) as caught:
         load_form(path)
     assert problem in str(caught.value) and "unit" in str(caught.value)
+
+
+def test_money_is_in_dong_even_when_the_form_gives_no_unit(tmp_path: Path) -> None:
+    text = MINI.replace(
+        'id = "women"',
+        'id = "funds"\nlabel = "Kinh phí"\ntype = "money"\n\n[[sections.fields]]\nid = "women"',
+    )
+    form = load_form(write_form(tmp_path, text))
+    assert form.field("funds").unit == "đồng"
+    assert form.field("members_end").unit == ""  # a count's unit is the form's to give

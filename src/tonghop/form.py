@@ -373,6 +373,8 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
         raise item.fail("unit", "chỉ trường số (count, money) mới có đơn vị; hãy bỏ khóa unit.")
     if kind == FieldType.MONEY and unit not in ("", "đồng"):
         raise item.fail("unit", 'trường tiền (money) được ghi bằng đồng: unit = "đồng".')
+    if kind == FieldType.MONEY:
+        unit = "đồng"  # money is always in đồng, whether the form says so or not
     choices = item.text_list("choices")
     if kind == FieldType.CHOICE and not choices:
         raise item.fail("choices", "trường kiểu choice phải có danh sách lựa chọn.")
