@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+from tonghop.form import load_form
 from tonghop.periods import Period
 
 NUMBER_FIELDS = [
@@ -25,40 +27,12 @@ NUMBER_FIELDS = [
 ]  # fmt: skip
 RATINGS = ["rated_excellent", "rated_good", "rated_completed", "rated_failed"]
 
-FIELDS = {
-    "members_start": ("Đảng viên đầu kỳ", "đảng viên"),
-    "admitted": ("Kết nạp đảng viên", "đảng viên"),
-    "restored": ("Phục hồi đảng tịch", "đảng viên"),
-    "transferred_in": ("Chuyển sinh hoạt đến", "đảng viên"),
-    "deceased": ("Từ trần", "đảng viên"),
-    "expelled": ("Khai trừ", "đảng viên"),
-    "struck_off": ("Xóa tên", "đảng viên"),
-    "resigned": ("Xin ra khỏi Đảng", "đảng viên"),
-    "transferred_out": ("Chuyển sinh hoạt đi", "đảng viên"),
-    "members_end": ("Đảng viên cuối kỳ", "đảng viên"),
-    "probationary": ("Đảng viên dự bị", "đảng viên"),
-    "confirmed": ("Công nhận đảng viên chính thức", "đảng viên"),
-    "women": ("Đảng viên nữ", "đảng viên"),
-    "exempt": ("Miễn sinh hoạt đảng", "đảng viên"),
-    "candidates": ("Quần chúng ưu tú", "người"),
-    "badges": ("Huy hiệu Đảng", "đảng viên"),
-    "commitments": ("Bản cam kết tu dưỡng, rèn luyện", "bản"),
-    "study_attendance": ("Học tập nghị quyết", "lượt"),
-    "regular_meetings": ("Sinh hoạt định kỳ", "cuộc"),
-    "thematic_meetings": ("Sinh hoạt chuyên đề", "cuộc"),
-    "inspections_received": ("Được kiểm tra, giám sát", "lượt"),
-    "members_supervised": ("Đảng viên được giám sát", "lượt"),
-    "branch_violation_checks": ("Chi bộ được kiểm tra khi có dấu hiệu vi phạm", "chi bộ"),
-    "member_violation_checks": ("Đảng viên được kiểm tra khi có dấu hiệu vi phạm", "đảng viên"),
-    "disciplined": ("Thi hành kỷ luật", "đảng viên"),
-    "rated_excellent": ("Hoàn thành xuất sắc nhiệm vụ", "đảng viên"),
-    "rated_good": ("Hoàn thành tốt nhiệm vụ", "đảng viên"),
-    "rated_completed": ("Hoàn thành nhiệm vụ", "đảng viên"),
-    "rated_failed": ("Không hoàn thành nhiệm vụ", "đảng viên"),
-    "houses_built": ("Xây mới nhà Đại đoàn kết", "căn"),
-    "houses_repaired": ("Sửa chữa nhà Đại đoàn kết", "căn"),
-    "funds_mobilized": ("Kinh phí vận động", "đồng"),
-    "households_supported": ("Hộ được hỗ trợ", "hộ"),
+ROOT = Path(__file__).resolve().parents[1]
+FORM = load_form(ROOT / "templates" / "form.toml")
+# Labels and units as the report context carries them: the form's own (a figure is written in
+# the unit its field declares).
+FIELDS = {f.id: (f.label, f.unit) for f in FORM.fields.values()} | {
+    d.id: (d.label, d.unit) for d in FORM.derived
 }
 
 # (name, reported, members_start, admitted, transferred_in, deceased, struck_off,
@@ -202,8 +176,33 @@ def _base() -> dict[str, Any]:
             return None
         return total[field] * 100 / members_end
 
-    missing = [{"code": b["code"], "name": b["name"]} for b in branches if not b["reported"]]
+    missing = [
+        {
+            "code": b["code"],
+            "name": b["name"],
+            "group": "missing",
+            "outcome": "Chưa nộp",
+            "ref": None,
+        }
+        for b in branches
+        if not b["reported"]
+    ]
+    counted = [
+        {
+            "code": b["code"],
+            "name": b["name"],
+            "group": "counted",
+            "outcome": "Đã tiếp nhận",
+            "ref": str(i),
+        }
+        for i, b in enumerate(branches, start=1)
+        if b["reported"]
+    ]
+    for b in branches:
+        b["group"] = "counted" if b["reported"] else "missing"
     return {
+        "final": False,
+        "draft": True,
         "committee": {
             "superior": "ĐẢNG BỘ QUẬN THỐT NỐT",
             "name": "ĐẢNG ỦY PHƯỜNG TÂN LỘC",
@@ -234,12 +233,14 @@ def _base() -> dict[str, Any]:
         "targets": {
             "admitted": {
                 "label": "Kết nạp đảng viên mới",
+                "unit": "đồng chí",
                 "target": 60,
                 "achieved": 60,
                 "percent": 100.0,
             },
             "houses_built": {
                 "label": "Xây mới nhà Đại đoàn kết",
+                "unit": "căn",
                 "target": 200,
                 "achieved": 192,
                 "percent": 96.0,
@@ -252,18 +253,25 @@ def _base() -> dict[str, Any]:
             "exempt": share("exempt"),
         },
         "branches": branches,
+        "counted": counted,
+        "returned": [],
         "missing": missing,
+        "not_counted": missing,
+        "complete": False,
+        "cumulative": True,
         "reported_count": sum(1 for b in branches if b["reported"]),
         "expected_count": len(branches),
         "narrative": {
             "highlights": [
                 {
                     "branch": "Khu vực Lân Thạnh 1",
+                    "branches": ["Khu vực Lân Thạnh 1"],
                     "text": "Vận động Nhân dân hiến đất, góp công làm 1,2 km đường giao thông "
                     "nông thôn; kết nạp 01 đảng viên là Khu vực trưởng Quân sự.",
                 },
                 {
                     "branch": "Công an",
+                    "branches": ["Công an"],
                     "text": "Giữ vững an ninh chính trị, trật tự an toàn xã hội; không để xảy "
                     "ra tội phạm nghiêm trọng trên địa bàn.",
                 },
@@ -271,6 +279,7 @@ def _base() -> dict[str, Any]:
             "shortcomings": [
                 {
                     "branch": "Khu vực Tân Mỹ",
+                    "branches": ["Khu vực Tân Mỹ"],
                     "text": "Chất lượng sinh hoạt chi bộ có lúc chưa cao, tỉ lệ đảng viên dự "
                     "sinh hoạt chưa đạt yêu cầu.",
                 },
@@ -278,6 +287,7 @@ def _base() -> dict[str, Any]:
             "proposals": [
                 {
                     "branch": "Khu vực Tân Lợi 2",
+                    "branches": ["Khu vực Tân Lợi 2"],
                     "text": "Đề nghị Đảng ủy quan tâm hỗ trợ kinh phí sửa chữa nhà văn hóa "
                     "khu vực.",
                 },
@@ -285,6 +295,7 @@ def _base() -> dict[str, Any]:
             "next_tasks": [
                 {
                     "branch": "Khu vực Lân Thạnh 2",
+                    "branches": ["Khu vực Lân Thạnh 2"],
                     "text": "Phấn đấu kết nạp 02 đảng viên, vận động xây mới 01 căn nhà Đại "
                     "đoàn kết.",
                 },

@@ -123,3 +123,29 @@ def test_chosen_returns_never_overlap_and_cover_the_most(codes):
     assert set(months) == covered_by_any, "some filed month left out"
     if "2023" in codes:
         assert [r.period.kind for r in chosen] == [PeriodKind.YEAR]
+
+
+def test_change_only_between_the_same_branches(form, config):
+    last = [counted("LT1", "2023-H1", admitted=1), counted("LT2", "2023-H1", admitted=1)]
+    now = [counted("LT1", "2024-H1", admitted=3)]
+    agg = aggregate(form, config, last + now, Period.parse("2024-H1"))
+    assert agg.last_year is not None and not agg.comparable
+    assert agg.change == {}  # 1 branch now against 2 a year ago is no comparison
+    both = [*now, counted("LT2", "2024-H1", admitted=2)]
+    agg = aggregate(form, config, last + both, Period.parse("2024-H1"))
+    assert agg.comparable and agg.change["admitted"] == 3
+
+
+def test_term_beyond_the_period_only_with_earlier_returns(form, config):
+    # the seed committee's term starts in 2020
+    first = aggregate(form, config, [counted("LT1", "2020-H1")], Period.parse("2020-H1"))
+    assert not first.term_beyond_period
+    alone = aggregate(form, config, [counted("LT1", "2024-H1")], Period.parse("2024-H1"))
+    assert not alone.term_beyond_period  # term figures would be this period's own
+    later = [counted("LT1", "2023"), counted("LT1", "2024-H1")]
+    assert aggregate(form, config, later, Period.parse("2024-H1")).term_beyond_period
+
+
+def test_targets_carry_the_fields_unit(form, config):
+    agg = aggregate(form, config, [counted("LT1", "2024-H1")], Period.parse("2024-H1"))
+    assert agg.targets["admitted"]["unit"] == form.fields["admitted"].unit == "đồng chí"

@@ -343,3 +343,33 @@ def test_an_accepted_rejected_return_gets_its_receipt(run, workspace, clock, mak
     assert f"Mã tệp {rejected['id']}" in receipt.read_text(encoding="utf-8")
     with tonghop.open(workspace.home) as ws:
         assert ws.find(rejected["id"]).receipt == f"{P}/xac-nhan/{receipt.name}"
+
+
+def test_a_draft_leaves_its_number_blank_and_the_final_report_carries_it(
+    run, workspace, clock, make_return
+):
+    config = workspace.config_path.read_text(encoding="utf-8")
+    workspace.config_path.write_text(
+        config.replace('number = ""', 'number = "17"', 1), encoding="utf-8"
+    )
+    make_return("LT1", P)
+    take(run, clock)
+    assert run("report", "--period", P, "--no-pdf").exit_code == 0
+    draft = text_of(workspace.outbox / P / f"bao-cao-{P}.docx")
+    assert "DỰ THẢO" in draft and "17-BC" not in draft
+    assert run("finalize", "--period", P).exit_code == 0
+    final = text_of(workspace.outbox / P / f"bao-cao-{P}-chinh-thuc.docx")
+    assert "17-BC" in final and "DỰ THẢO" not in final
+
+
+def test_a_file_naming_no_period_refreshes_every_status_page(run, workspace, clock, make_return):
+    from tonghop.report.publish import STATUS_NAME
+
+    make_return("LT1", P)
+    make_return("LT1", "2024-Q3")
+    take(run, clock)
+    (workspace.inbox / "anh-chup.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    take(run, clock)
+    for code in (P, "2024-Q3"):
+        page = (workspace.outbox / code / STATUS_NAME).read_text(encoding="utf-8")
+        assert "anh-chup.xlsx" in page, code

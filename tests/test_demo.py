@@ -14,14 +14,16 @@ from tonghop.layout import Layout
 from .conftest import ROOT, needs_soffice
 
 ARTICLE_PHRASES = [
-    "nâng tổng số đảng viên toàn Đảng bộ lên 357 đảng viên",
-    "kết nạp được 60 đảng viên, đạt 100% chỉ tiêu cả nhiệm kỳ",
-    "đưa 22 đảng viên không còn đủ tư cách ra khỏi Đảng",
+    # every figure in the unit its field declares in templates/form.toml ("đồng chí", "căn"...)
+    "nâng tổng số đảng viên toàn Đảng bộ lên 357 đồng chí",
+    "kết nạp được 60 đồng chí, đạt 100% chỉ tiêu cả nhiệm kỳ",
+    "đưa ra khỏi Đảng 22 đồng chí không còn đủ tư cách đảng viên",
     "huy động được 8,86 tỉ đồng hỗ trợ xây mới 192 căn, sửa chữa 19 căn nhà Đại đoàn kết",
     "kiểm tra, giám sát 106 lượt chi bộ",
-    "kiểm tra 1 chi bộ, 6 đảng viên có dấu hiệu vi phạm",
+    "kiểm tra 1 chi bộ, 6 đồng chí đảng viên có dấu hiệu vi phạm",
     "không có trường hợp vi phạm phải thi hành kỷ luật",
     "100% cán bộ, đảng viên xây dựng bản cam kết",
+    "trên cơ sở báo cáo của 15/15 chi bộ trực thuộc",
 ]
 
 
@@ -74,5 +76,5 @@ def test_demo_pdf_opens_in_libreoffice_with_the_figures(demo, tmp_path):
         ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     flat = re.sub(r"\s+", " ", text)
-    for figure in ("357 đảng viên", "8,86 tỉ đồng", "192 căn", "106 lượt", "BÁO CÁO"):
+    for figure in ("357 đồng chí", "8,86 tỉ đồng", "192 căn", "106 lượt", "BÁO CÁO", "DỰ THẢO"):
         assert figure in flat, figure

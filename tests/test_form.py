@@ -534,3 +534,37 @@ def test_typo_in_a_derived_figure(tmp_path: Path) -> None:
 def test_fields_accept_carried_from() -> None:
     assert "carried_from" in FIELD_KEYS
     assert load_form(FORM_PATH).fields  # the repository's own form uses every kind of key
+
+
+@pytest.mark.parametrize(
+    ("field", "unit", "problem"),
+    [
+        ('id = "prepared_by"', "người", "chỉ trường số (count, money) mới có đơn vị"),
+        (
+            'id = "funds_mobilized"',
+            "triệu",
+            'trường tiền (money) được ghi bằng đồng: unit = "đồng"',
+        ),
+    ],
+)
+def test_a_unit_is_a_number_fields_and_money_is_in_dong(tmp_path, field, unit, problem):
+    text = FORM_PATH.read_text(encoding="utf-8")
+    if field == 'id = "funds_mobilized"':
+        text = text.replace('unit = "đồng"\ntype = "money"', f'unit = "{unit}"\ntype = "money"')
+    else:
+        text = text.replace(field, f'{field}\nunit = "{unit}"', 1)
+    path = tmp_path / "form.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_form(path)
+    assert problem in str(caught.value) and "unit" in str(caught.value)
+
+
+def test_money_is_in_dong_even_when_the_form_gives_no_unit(tmp_path: Path) -> None:
+    text = MINI.replace(
+        'id = "women"',
+        'id = "funds"\nlabel = "Kinh phí"\ntype = "money"\n\n[[sections.fields]]\nid = "women"',
+    )
+    form = load_form(write_form(tmp_path, text))
+    assert form.field("funds").unit == "đồng"
+    assert form.field("members_end").unit == ""  # a count's unit is the form's to give

@@ -180,14 +180,16 @@ def test_a_defect_with_one_file_records_it_as_failed_and_the_batch_goes_on(
     make_return("TL1", "2024-H1")
     data = victim.read_bytes()
     if where == "reader":
-        real = intake_module.read_workbook
+        from tonghop.intake import checks as checks_module
+
+        real = checks_module.read_workbook
 
         def reader(raw: bytes):
             if raw == data:
                 raise RuntimeError("defect in the reader")
             return real(raw)
 
-        monkeypatch.setattr(intake_module, "read_workbook", reader)
+        monkeypatch.setattr(checks_module, "read_workbook", reader)
     else:
 
         def feedback(*args, **kwargs):
@@ -300,13 +302,15 @@ def test_a_ledger_written_before_failed_existed_is_rebuilt_keeping_every_row(
         def broken(*args, **kwargs):
             raise RuntimeError("defect")
 
+        from tonghop.intake import checks as checks_module
+
         intake = Intake(workspace, config, form, ledger, clock=clock)
-        intake_module_reader = intake_module.read_workbook
+        real_reader = checks_module.read_workbook
         try:
-            intake_module.read_workbook = broken  # type: ignore[assignment]
+            checks_module.read_workbook = broken  # type: ignore[assignment]
             [result] = intake.process_inbox()
         finally:
-            intake_module.read_workbook = intake_module_reader
+            checks_module.read_workbook = real_reader
         assert result.submission.outcome == Outcome.FAILED
         assert ledger.count() == 3
         assert ledger._db.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -196,7 +196,18 @@ def sample_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def doc(sample_path):
+    """The sample report: 11 of its 12 branches counted, a draft."""
     return docx.Document(str(sample_path))
+
+
+# What the context says when every branch is counted (the figures stay the sample's).
+COMPLETE = {"complete": True, "missing": [], "not_counted": []}
+
+
+@pytest.fixture(scope="module")
+def complete_doc(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "bao-cao.docx"
+    return docx.Document(str(render_report(TEMPLATE, sample_context(**COMPLETE), out)))
 
 
 def test_template_exists_and_is_a_docx():
@@ -246,7 +257,7 @@ def test_times_new_roman_everywhere(doc, sample_path):
 
 
 def test_body_text_format(doc):
-    for needle in ("nâng tổng số đảng viên", "Trên đây là báo cáo", "- Chi bộ Công an:"):
+    for needle in ("tổng số đảng viên cuối kỳ", "Trên đây là báo cáo", "- Chi bộ Công an:"):
         p = paragraph_with(doc, needle)
         assert para_attr(p, "alignment") == WD_ALIGN_PARAGRAPH.JUSTIFY
         assert near(para_attr(p, "first_line_indent"), Cm(1.27), Mm(0.2))
@@ -485,31 +496,138 @@ def test_appendix_without_missing_branches(tmp_path):
 
 # --- text and figures ---------------------------------------------------------------------
 EXPECTED_PHRASES = [
-    "nâng tổng số đảng viên toàn Đảng bộ lên 357 đảng viên",
-    "kết nạp được 60 đảng viên, đạt 100% chỉ tiêu cả nhiệm kỳ",
-    "đưa 22 đảng viên không còn đủ tư cách ra khỏi Đảng",
     "huy động được 8,86 tỉ đồng hỗ trợ xây mới 192 căn, sửa chữa 19 căn nhà Đại đoàn kết",
-    "kiểm tra, giám sát 106 lượt chi bộ",
-    "kiểm tra 1 chi bộ, 6 đảng viên có dấu hiệu vi phạm",
+    "tăng 8 đồng chí so với cùng kỳ năm trước",
+    "đã kiểm tra, giám sát 106 lượt chi bộ",
+    "kiểm tra 1 chi bộ, 6 đồng chí đảng viên có dấu hiệu vi phạm",
     "không có trường hợp vi phạm phải thi hành kỷ luật",
-    "100% cán bộ, đảng viên xây dựng bản cam kết tu dưỡng, rèn luyện",
     "Lũy kế từ đầu nhiệm kỳ đến nay",
     "trên cơ sở báo cáo của 11/12 chi bộ trực thuộc",
-    "tăng 8 đảng viên so với cùng kỳ năm trước",
     "đảng viên nữ có 118 đồng chí, chiếm 33,1%",
     "đã vận động được 1,28 tỉ đồng hỗ trợ xây mới 17 căn, sửa chữa 3 căn nhà Đại đoàn kết",
+    "hỗ trợ 88 hộ nghèo, cận nghèo, có hoàn cảnh khó khăn",
     "- Chi bộ Khu vực Lân Thạnh 1: Vận động Nhân dân hiến đất",
     "- Chi bộ Khu vực Tân Mỹ: Chất lượng sinh hoạt chi bộ",
     "- Chi bộ Khu vực Tân Lợi 2: Đề nghị Đảng ủy quan tâm",
     "+ Chi bộ Khu vực Lân Thạnh 2: Phấn đấu kết nạp 02 đảng viên",
-    "- Còn 1 chi bộ chưa nộp báo cáo 6 tháng đầu năm 2024",
-    "- Xây mới nhà Đại đoàn kết: thực hiện 192/200, đạt 96% chỉ tiêu.",
+    "- Còn 1 chi bộ chưa nộp báo cáo 6 tháng đầu năm 2024: Trường Tiểu học Tân Lộc 1",
+    "- Xây mới nhà Đại đoàn kết: thực hiện 192/200 căn, đạt 96% chỉ tiêu.",
+    "- Kết nạp đảng viên mới: thực hiện 60/60 đồng chí, đạt 100% chỉ tiêu;",
+    "duy trì nền nếp sinh hoạt định kỳ với 66 buổi và tổ chức 11 buổi sinh hoạt chuyên đề",
+]
+# With 11 of 12 branches counted, totals and shares say whose they are.
+PARTIAL_PHRASES = [
+    "Theo báo cáo của 11/12 chi bộ, tổng số đảng viên đầu kỳ của các chi bộ này là 352 đồng chí",
+    "tổng số đảng viên cuối kỳ của các chi bộ này là 357 đồng chí",
+    "theo báo cáo của 11/12 chi bộ, có 357 đồng chí đã xây dựng bản cam kết, chiếm 100% số "
+    "đảng viên của các chi bộ này",
+    "Cuối kỳ, theo báo cáo của 11/12 chi bộ, đảng viên nữ",
+    "Lũy kế từ đầu nhiệm kỳ đến nay (chưa gồm số liệu 6 tháng đầu năm 2024 của 1 chi bộ chưa "
+    "được tiếp nhận báo cáo), toàn Đảng bộ đã kết nạp được 60 đồng chí, đạt 100% chỉ tiêu",
+    "Số liệu trong báo cáo này là của 11/12 chi bộ đã được tiếp nhận báo cáo; chưa có số liệu "
+    "của 1 chi bộ chưa nộp báo cáo (Trường Tiểu học Tân Lộc 1).",
+    "Đã tiếp nhận báo cáo: 11/12 chi bộ (Khu vực Lân Thạnh 1, Khu vực Lân Thạnh 2,",
+]
+# With every branch counted, the same figures are the whole organisation's.
+COMPLETE_PHRASES = [
+    "Tổng số đảng viên đầu kỳ của toàn Đảng bộ là 352 đồng chí",
+    "nâng tổng số đảng viên toàn Đảng bộ lên 357 đồng chí",
+    "Lũy kế từ đầu nhiệm kỳ đến nay, toàn Đảng bộ đã kết nạp được 60 đồng chí, đạt 100% chỉ "
+    "tiêu cả nhiệm kỳ; rà soát, sàng lọc, đưa ra khỏi Đảng 22 đồng chí không còn đủ tư cách",
+    "Đảng ủy chỉ đạo 100% cán bộ, đảng viên xây dựng bản cam kết tu dưỡng, rèn luyện",
 ]
 
 
 @pytest.mark.parametrize("phrase", EXPECTED_PHRASES)
-def test_figures_in_the_text(doc, phrase):
+def test_figures_in_the_text(doc, complete_doc, phrase):
     assert phrase in full_text(doc)
+    assert phrase.replace("- Còn 1 chi bộ", "") in full_text(complete_doc) or "Còn 1" in phrase
+
+
+@pytest.mark.parametrize("phrase", PARTIAL_PHRASES)
+def test_partial_figures_say_whose_they_are(doc, complete_doc, phrase):
+    assert phrase in full_text(doc)
+    assert phrase not in full_text(complete_doc)
+
+
+@pytest.mark.parametrize("phrase", COMPLETE_PHRASES)
+def test_complete_figures_are_the_whole_organisations(doc, complete_doc, phrase):
+    assert phrase in full_text(complete_doc)
+    assert phrase not in full_text(doc)
+
+
+# a figure with its unit, or a share
+FIGURE = re.compile(r"\d+(,\d+)? ?(%|đồng chí|lượt|buổi|căn|hộ|người|chi bộ|tỉ đồng|triệu đồng)")
+QUALIFIERS = ("theo báo cáo của 11/12 chi bộ", "chưa gồm số liệu", "chi bộ đã được tiếp nhận")
+
+
+def test_no_partial_figure_passes_for_the_whole_organisation(doc):
+    """Between «I- KẾT QUẢ» and «II- ĐÁNH GIÁ», every sentence with a figure says whose
+    figures they are (the targets' lines follow a sentence that does)."""
+    body = texts(doc)
+    results = body[body.index("I- KẾT QUẢ THỰC HIỆN") : body.index("II- ĐÁNH GIÁ CHUNG")]
+    with_figures = [t for t in results if FIGURE.search(t) and not t.startswith("- ")]
+    assert len(with_figures) >= 10
+    for text in with_figures:
+        assert any(q in text.lower() for q in QUALIFIERS), text
+        assert "toàn Đảng bộ có" not in text and "100% cán bộ" not in text
+    assert "Tổng cộng" in full_text(doc)
+
+
+def test_draft_mark_and_whose_figures_under_the_date(doc, complete_doc):
+    header = doc.tables[0]
+    right = [p.text for p in header.rows[1].cells[1].paragraphs]
+    assert right[0] == "Tân Lộc, ngày 16 tháng 6 năm 2024"
+    assert right[1:] == ["DỰ THẢO", "(Số liệu của 11/12 chi bộ)"]
+    mark = header.rows[1].cells[1].paragraphs[1]
+    assert_runs(mark, size=14, bold=True, italic=False)
+    borders = mark._p.pPr.find(qn("w:pBdr"))
+    assert borders is not None and len(borders) == 4  # a box around it
+    # complete, still a draft: the mark without the x/y line
+    right = [p.text for p in complete_doc.tables[0].rows[1].cells[1].paragraphs]
+    assert right[1:] == ["DỰ THẢO"]
+
+
+def test_final_report_has_no_draft_mark_and_its_number(tmp_path):
+    document = render(tmp_path, final=True, draft=False, number="07", **COMPLETE)
+    assert "DỰ THẢO" not in full_text(document)
+    assert "Số 07-BC/ĐU" in texts(document)
+    assert "(Kèm theo Báo cáo số 07-BC/ĐU, ngày 16 tháng 6 năm 2024)" in texts(document)
+
+
+def test_returned_branches_are_not_listed_as_missing(tmp_path):
+    context = sample_context()
+    school = context["missing"][0] | {"group": "returned", "outcome": "Trả lại để sửa"}
+    document = render(tmp_path, missing=[], returned=[school], not_counted=[school])
+    text = full_text(document)
+    assert "chưa nộp" not in text.replace("Chưa nộp", "")  # the appendix's column says so
+    assert (
+        "chưa có số liệu của 1 chi bộ đã nộp nhưng báo cáo bị trả lại để sửa "
+        "(Trường Tiểu học Tân Lộc 1)." in text
+    )
+    assert (
+        "- Có 1 chi bộ đã nộp nhưng báo cáo bị trả lại để sửa, chưa được tính vào số liệu: "
+        "Trường Tiểu học Tân Lộc 1." in text
+    )
+    assert (
+        "Các chi bộ đã nộp nhưng báo cáo bị trả lại để sửa: Trường Tiểu học Tân Lộc 1 "
+        "(trả lại để sửa)." in texts(document)
+    )
+
+
+def test_first_period_of_the_term_has_no_cumulative_sentence(tmp_path):
+    text = full_text(render(tmp_path, cumulative=False, **COMPLETE))
+    assert "Lũy kế" not in text
+    assert "Kết quả thực hiện các chỉ tiêu của Nghị quyết Đại hội" in text
+
+
+def test_statements_of_several_branches_are_one_line(tmp_path):
+    said = {"text": "Đề nghị hỗ trợ kinh phí.", "branch": "Công an"}
+    said["branches"] = ["Công an", "Chi bộ Quân sự", "Khu vực Tân Mỹ"]
+    document = render(tmp_path, narrative={"proposals": [said]})
+    assert "- Chi bộ Công an, Quân sự và Khu vực Tân Mỹ: Đề nghị hỗ trợ kinh phí." in texts(
+        document
+    )
 
 
 def test_no_template_leftovers_no_english_no_decomposed_text(doc):
@@ -531,6 +649,7 @@ def test_annual_report_has_ratings(tmp_path):
         branch["values"]["branch_rating"] = rating
     document = render(
         tmp_path,
+        **COMPLETE,
         period={"code": "2024", "label": "năm 2024", "kind": "year", "year": 2024},
         next_period={"code": "2025", "label": "năm 2025"},
         total={"rated_excellent": 50, "rated_good": 250, "rated_completed": 20, "rated_failed": 0},
@@ -538,24 +657,24 @@ def test_annual_report_has_ratings(tmp_path):
     )
     text = full_text(document)
     assert (
-        "Kết quả đánh giá, xếp loại chất lượng đảng viên năm 2024: 50 đảng viên hoàn thành "
-        "xuất sắc nhiệm vụ (15,6%); 250 đảng viên hoàn thành tốt nhiệm vụ (78,1%)" in text
+        "Kết quả đánh giá, xếp loại chất lượng đảng viên năm 2024: 50 đồng chí hoàn thành "
+        "xuất sắc nhiệm vụ (15,6%); 250 đồng chí hoàn thành tốt nhiệm vụ (78,1%)" in text
     )
-    assert "0 đảng viên không hoàn thành nhiệm vụ (0%)" in text
+    assert "0 đồng chí không hoàn thành nhiệm vụ (0%)" in text
     assert "Về tổ chức đảng: 2 chi bộ hoàn thành xuất sắc nhiệm vụ, 1 chi bộ hoàn thành tốt" in text
     assert "III- PHƯƠNG HƯỚNG, NHIỆM VỤ NĂM 2025" in text
 
 
 def test_without_last_year_there_is_no_comparison(tmp_path):
-    text = full_text(render(tmp_path, last_year=None, change={}))
+    text = full_text(render(tmp_path, last_year=None, change={}, **COMPLETE))
     assert "cùng kỳ năm trước" not in text
-    assert "nâng tổng số đảng viên toàn Đảng bộ lên 357 đảng viên." in text
+    assert "nâng tổng số đảng viên toàn Đảng bộ lên 357 đồng chí." in text
 
 
 def test_discipline_is_reported_when_there_was_some(tmp_path):
     text = full_text(render(tmp_path, total={"disciplined": 1}, term={"disciplined": 2}))
-    assert "thi hành kỷ luật 1 đảng viên" in text
-    assert "thi hành kỷ luật 2 đảng viên" in text
+    assert "thi hành kỷ luật 1 đồng chí" in text
+    assert "thi hành kỷ luật 2 đồng chí vi phạm" in text
     assert "không có trường hợp vi phạm phải thi hành kỷ luật" not in text
 
 
@@ -568,6 +687,8 @@ def test_missing_figures_drop_their_sentences(tmp_path):
             targets={},
             narrative={"highlights": [], "shortcomings": [], "proposals": [], "next_tasks": []},
             missing=[],
+            complete=True,
+            not_counted=[],
         )
     )  # fmt: skip
     assert "lượt đảng viên tham gia" not in text
@@ -580,15 +701,15 @@ def test_missing_figures_drop_their_sentences(tmp_path):
 
 
 def test_falling_membership_is_not_raised(tmp_path):
-    text = full_text(render(tmp_path, total={"members_start": 360, "members_end": 357}))
-    assert "tổng số đảng viên toàn Đảng bộ hiện có 357 đảng viên" in text
+    text = full_text(render(tmp_path, total={"members_start": 360, "members_end": 357}, **COMPLETE))
+    assert "tổng số đảng viên toàn Đảng bộ hiện có 357 đồng chí" in text
     assert "nâng tổng số" not in text
 
 
 # --- escaping ------------------------------------------------------------------------------
 def test_narrative_is_printed_verbatim(tmp_path):
     narrative = sample_context()["narrative"]
-    narrative["highlights"] = [{"branch": "Công an", "text": NASTY}]
+    narrative["highlights"] = [{"branch": "Công an", "branches": ["Công an"], "text": NASTY}]
     document = render(tmp_path, narrative=narrative, committee={"place": "Tân Lộc & <Thốt Nốt>"})
     assert f"- Chi bộ Công an: {NASTY}" in texts(document)
     assert "Tân Lộc & <Thốt Nốt>, ngày 16 tháng 6 năm 2024" in texts(document)
@@ -599,7 +720,9 @@ def test_narrative_is_printed_verbatim(tmp_path):
 def test_control_characters_and_decomposed_text_are_cleaned(tmp_path):
     narrative = sample_context()["narrative"]
     decomposed = unicodedata.normalize("NFD", "Hoàn thành tốt")
-    narrative["highlights"] = [{"branch": "Công an", "text": f"{decomposed}\x0b nhiệm vụ\x01"}]
+    narrative["highlights"] = [
+        {"branch": "Công an", "branches": ["Công an"], "text": f"{decomposed}\x0b nhiệm vụ\x01"}
+    ]
     document = render(tmp_path, narrative=narrative)
     assert "- Chi bộ Công an: Hoàn thành tốt nhiệm vụ" in texts(document)
 
@@ -733,8 +856,9 @@ def test_pdf_opens_and_shows_the_report(sample_pdf):
         "ĐẢNG CỘNG SẢN VIỆT NAM",
         "Tân Lộc, ngày 16 tháng 6 năm 2024",
         "BÁO CÁO",
-        "nâng tổng số đảng viên toàn Đảng bộ lên 357 đảng viên",
+        "tổng số đảng viên cuối kỳ của các chi bộ này là 357 đồng chí",
         "đạt 100% chỉ tiêu cả nhiệm kỳ",
+        "DỰ THẢO",
         "8,86 tỉ đồng",
         "Nguyễn Thị Thu Bạch",
         "- Lưu Văn phòng Đảng ủy.",
@@ -757,7 +881,7 @@ def test_pdf_page_numbers_start_on_page_two(sample_pdf):
 def test_pdf_of_a_nasty_narrative(tmp_path):
     require_pdf_tools()
     narrative = sample_context()["narrative"]
-    narrative["highlights"] = [{"branch": "Công an", "text": NASTY}]
+    narrative["highlights"] = [{"branch": "Công an", "branches": ["Công an"], "text": NASTY}]
     out = render_report(TEMPLATE, sample_context(narrative=narrative), tmp_path / "bc.docx")
     pdf = write_pdf(out)
     assert NASTY in " ".join(pdf_text(pdf).split())

@@ -232,3 +232,12 @@ def test_filters_are_all_registered():
 def test_all_outputs_are_nfc(n):
     for text in (so(n), tien(n), phantram(n), ty_le(n, 7), hai_so(n)):
         assert unicodedata.is_normalized("NFC", text)
+
+
+def test_liet_ke_joins_names_the_vietnamese_way():
+    from tonghop.report.vnformat import liet_ke
+
+    assert liet_ke(["Ấp A", "Ấp B", "Ấp C"]) == "Ấp A, Ấp B và Ấp C"
+    assert liet_ke(["Ấp A", " ", "Ấp B"]) == "Ấp A và Ấp B"
+    assert liet_ke(["Ấp A"]) == "Ấp A" and liet_ke([]) == ""
+    assert liet_ke(["A", "B"], last="hoặc") == "A hoặc B"

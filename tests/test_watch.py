@@ -929,3 +929,26 @@ def test_log_lines_escape_newlines_and_control_characters_in_names():
     line = _LogFormatter().format(record)
     assert "\n" not in line and "\x1b" not in line
     assert line.endswith("\tLỖI: giả\\x1b[2J đang được mở")
+
+
+def test_a_file_naming_no_period_rebuilds_the_status_pages_of_every_known_period(inbox):
+    class NoPeriod(FakeIntake):
+        def process(self, paths, *, batch_size: int = 50):
+            results = super().process(paths, batch_size=batch_size)
+            for result in results:
+                result.submission.outcome = Outcome.UNREADABLE
+                result.submission.branch_code = result.submission.period = None
+            return results
+
+    clock, builds = Ticker(), Builds()
+    watcher = make_watcher(
+        inbox, clock, NoPeriod(), builds, known_periods=lambda: ["2024-H1", "2024-Q3"]
+    )
+    watcher.tick()
+    path = inbox / "anh-chup.xlsx"
+    path.write_bytes(zip_bytes(100))
+    watcher.handle_event(path)
+    watcher.tick()
+    clock.advance(1.0)
+    watcher.tick()
+    assert sorted(builds.calls) == [("2024-H1", False), ("2024-Q3", False)]

@@ -282,28 +282,9 @@ def status(context: CliContext, period_text: str, as_json: bool) -> None:
 
         click.echo(json.dumps(state.to_dict(), ensure_ascii=False, indent=2))
         return
-    from rich.table import Table
+    from tonghop.report.status import print_status
 
-    table = Table(
-        title=f"Tình hình nộp báo cáo {state.period.label} (hạn {state.deadline:%d/%m/%Y})",
-        caption=f"Đã tiếp nhận {state.counted}/{len(state.branches)}; chưa nộp "
-        f"{len(state.missing)}; nộp muộn {state.late}.",
-    )
-    for column in ("Mã", "Chi bộ", "Tình trạng", "Thời điểm", "Đúng hạn", "Lần gửi", "Vấn đề"):
-        table.add_column(column)
-    for b in state.branches:
-        table.add_row(
-            b.code,
-            b.name,
-            b.outcome_label,
-            b.received_at.strftime("%d/%m/%Y %H:%M") if b.received_at else "",
-            {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time],
-            str(b.versions or ""),
-            f"{b.errors} lỗi, {b.warnings} cảnh báo" if b.problems else "",
-        )
-    context.console().print(table)
-    for note in state.notes:
-        click.echo(note)
+    print_status(state, context.console())
 
 
 @cli.command()
@@ -332,9 +313,12 @@ def report(context: CliContext, period_text: str, report_date: str | None, no_pd
         click.echo("Không có LibreOffice trên máy nên chưa tạo bản PDF.")
     click.echo(f"Tổng hợp số liệu: {done.workbook}")
     click.echo(f"Tình hình nộp báo cáo: {done.status_page}")
-    missing = done.aggregate.missing
+    missing, returned = done.status.missing, done.status.in_group("returned")
+    if returned:
+        names = ", ".join(b.name for b in returned)
+        click.secho(f"{len(returned)} chi bộ đã nộp nhưng bị trả lại để sửa: {names}.", fg="yellow")
     if missing:
-        names = ", ".join(r.branch.name for r in missing)
+        names = ", ".join(b.name for b in missing)
         click.secho(f"Còn {len(missing)} chi bộ chưa nộp: {names}.", fg="yellow")
 
 

@@ -14,7 +14,14 @@ from typing import Any
 
 from tonghop.errors import ConfigError
 from tonghop.periods import Period, PeriodKind
-from tonghop.tomlfile import TableKind, TomlTable, nfc, read_toml, reject_unknown_sections
+from tonghop.tomlfile import (
+    TableKind,
+    TomlTable,
+    key_line,
+    nfc,
+    read_toml,
+    reject_unknown_sections,
+)
 
 CONFIG_NAME = "tonghop.toml"
 FORM_NAME = "form.toml"
@@ -245,3 +252,23 @@ def placeholders(config: Config) -> list[Placeholder]:
         ),
     ]
     return [p for p in candidates if PLACEHOLDER.search(p.value)]
+
+
+def require_filled(config: Config, config_path: Path) -> None:
+    """Raise ConfigError naming each placeholder written by `tonghop init` that is still in
+    tonghop.toml (at ``config_path``), with its line."""
+    found = placeholders(config)
+    if not found:
+        return
+    text = config_path.read_text(encoding="utf-8-sig")
+    lines = []
+    for item in found:
+        line = key_line(text, item.section, item.key, item.occurrence)
+        where = f" (dòng {line})" if line else ""
+        lines.append(f"- mục [{item.section}], khóa «{item.key}»{where}: «{item.value}»")
+    raise ConfigError(
+        f"Tệp {config_path.name} còn chỗ chưa điền (phần trong dấu < >), nên "
+        "chưa tạo được biểu mẫu hay báo cáo:\n"
+        + "\n".join(lines)
+        + "\nHãy thay bằng thông tin thật của Đảng bộ rồi chạy lại lệnh."
+    )

@@ -16,6 +16,7 @@ acceptable returns arriving later are ``held`` until ``tonghop reopen``.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,7 +25,7 @@ from tonghop.errors import UsageError
 from tonghop.ledger import Ledger, Outcome, Submission
 from tonghop.periods import Period
 
-__all__ = ["Decision", "DecisionKind", "Decisions", "PeriodState"]
+__all__ = ["Decision", "DecisionKind", "Decisions", "PeriodState", "file_identity", "os_user"]
 
 
 class DecisionKind(StrEnum):
@@ -316,3 +317,20 @@ class Decisions:
         for branch_code in sorted({code for _, code in held if code}):
             self.recount(branch_code, period.code)
         return [sub_id for sub_id, _ in held]
+
+
+def os_user() -> str:
+    """Who is deciding: the OS account's name."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return "không rõ"
+
+
+def file_identity(sub: Submission) -> dict[str, str | None]:
+    """How a rebuilt ledger finds the file again: its bytes and when it was received."""
+    return {
+        "sha256": sub.sha256,
+        "received_at": sub.received_at.isoformat(timespec="seconds"),
+        "source_name": sub.source_name,
+    }

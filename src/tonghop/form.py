@@ -367,6 +367,14 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
     periods = form_kinds
     if "periods" in item.data:
         periods = _kinds(item, "periods", item.data["periods"])
+    # The report writes a number field's figures followed by this unit ("12 đồng chí").
+    unit = item.text_value("unit", "", allow_empty=True)
+    if unit and not numeric:
+        raise item.fail("unit", "chỉ trường số (count, money) mới có đơn vị; hãy bỏ khóa unit.")
+    if kind == FieldType.MONEY and unit not in ("", "đồng"):
+        raise item.fail("unit", 'trường tiền (money) được ghi bằng đồng: unit = "đồng".')
+    if kind == FieldType.MONEY:
+        unit = "đồng"  # money is always in đồng, whether the form says so or not
     choices = item.text_list("choices")
     if kind == FieldType.CHOICE and not choices:
         raise item.fail("choices", "trường kiểu choice phải có danh sách lựa chọn.")
@@ -376,7 +384,7 @@ def _field(item: TomlTable, section_id: str, form_kinds: tuple[PeriodKind, ...])
         type=kind,
         total=total,
         section=section_id,
-        unit=item.text_value("unit", "", allow_empty=True),
+        unit=unit,
         required=required,
         periods=periods,
         choices=choices,

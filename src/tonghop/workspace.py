@@ -10,7 +10,6 @@ result into text.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tonghop.config import Branch, Config
-from tonghop.decisions import Decision, DecisionKind, Decisions, PeriodState
+from tonghop.decisions import (
+    Decision,
+    DecisionKind,
+    Decisions,
+    PeriodState,
+    file_identity,
+    os_user,
+)
 from tonghop.errors import ConfigError, UsageError
 from tonghop.form import FormSpec, Total, load_form
 from tonghop.intake.archive import OBJECTS_NAME, Archive, Event, archive_damaged
@@ -60,14 +66,6 @@ def open_workspace(
     form = load_form(layout.form_path)
     check_config_against_form(config, form)
     return Workspace(layout, config, form, clock=clock or local_now, user=user)
-
-
-def os_user() -> str:
-    """Who is deciding: the OS account's name."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError, ImportError):
-        return "không rõ"
 
 
 def check_config_against_form(config: Config, form: FormSpec) -> None:
@@ -232,7 +230,10 @@ class Workspace:
         a file was for."""
         with self.intake_lock():
             results = self.intake().process_inbox()
-            for code in sorted({r.submission.period for r in results if r.submission.period}):
+            periods = {r.submission.period for r in results}
+            if None in periods:  # a file naming no period is listed on every period's page
+                periods |= set(self.ledger.periods())
+            for code in sorted(p for p in periods if p):
                 self.write_status_page(Period.parse(code))
         return results
 
@@ -289,24 +290,9 @@ class Workspace:
     def require_ready(self) -> None:
         """Refuse to make anything a branch or the superior will read while tonghop.toml
         still holds a placeholder written by `tonghop init`, naming each one."""
-        from tonghop.config import placeholders
-        from tonghop.tomlfile import key_line
+        from tonghop.config import require_filled
 
-        found = placeholders(self.config)
-        if not found:
-            return
-        text = self.layout.config_path.read_text(encoding="utf-8-sig")
-        lines = []
-        for item in found:
-            line = key_line(text, item.section, item.key, item.occurrence)
-            where = f" (dòng {line})" if line else ""
-            lines.append(f"- mục [{item.section}], khóa «{item.key}»{where}: «{item.value}»")
-        raise ConfigError(
-            f"Tệp {self.layout.config_path.name} còn chỗ chưa điền (phần trong dấu < >), nên "
-            "chưa tạo được biểu mẫu hay báo cáo:\n"
-            + "\n".join(lines)
-            + "\nHãy thay bằng thông tin thật của Đảng bộ rồi chạy lại lệnh."
-        )
+        require_filled(self.config, self.layout.config_path)
 
     def make_forms(self, period: Period, branch_codes: Sequence[str] = ()) -> FormsMade:
         """One pre-filled workbook per branch (or per named branch) in outbox/KỲ/bieu-mau/."""
@@ -337,25 +323,10 @@ class Workspace:
         return status
 
     def _describe_state(self, status: PeriodStatus) -> None:
-        """Draft or final, and the report a reader should open, on the status."""
-        from tonghop.report.drafts import Reports
+        """Draft or final, and the reports kept, on the status (see report.drafts)."""
+        from tonghop.report.drafts import describe_state
 
-        state = self.decisions.state(status.period)
-        status.final = state.final
-        status.notes.append(state.describe())
-        reports = Reports(self.ledger, self.layout)
-        latest = reports.last(status.period, final=False)
-        for path in reports.edited_drafts(status.period):
-            newer = f"; bản dự thảo mới nhất là {latest.path.name}" if latest else ""
-            if latest and latest.path.name == path.name:
-                newer = "; lần viết lại sau sẽ ghi bản dự thảo mới bên cạnh"
-            status.notes.append(f"Báo cáo {path.name} đã được sửa tay nên được giữ nguyên{newer}.")
-        held = sum(s.outcome == "held" for s in self.ledger.for_period(status.period, values=False))
-        if held:
-            status.notes.append(
-                f"Có {held} báo cáo đến sau khi chốt, đã nhận nhưng chưa tính; muốn tính, hãy "
-                "mở lại kỳ (tonghop reopen)."
-            )
+        describe_state(status, self.decisions.state(status.period), self.ledger, self.layout)
 
     def write_status_page(self, period: Period) -> Path:
         from tonghop.report.publish import write_status_page
@@ -380,7 +351,11 @@ class Workspace:
         with self.publish_lock().waiting():
             done = self._publish(period, report_date=report_date, pdf=False)
             self._keep_report_record(done)
-        return self._with_pdf(done) if pdf else done
+        if not pdf:
+            return done
+        from tonghop.report.publish import add_pdf
+
+        return add_pdf(done)
 
     def refresh(self, period: Period) -> None:
         """After a file or a decision: the draft and the workbook of a draft period (while
@@ -412,19 +387,6 @@ class Workspace:
     def _keep_report_record(self, done: Published) -> None:
         if done.record is not None:
             self.archive.add_event(Event(done.record.written_at, "report", done.record.to_event()))
-
-    @staticmethod
-    def _with_pdf(done: Published) -> Published:
-        from tonghop.report.render import ReportError, write_pdf
-
-        if done.report is None:
-            return done
-        try:
-            done.pdf = write_pdf(done.report)
-            done.pdf_problem = None
-        except ReportError as exc:
-            done.pdf_problem = str(exc)  # the Word report is there; a failed PDF must not hide it
-        return done
 
     # --- the secretary's decisions -----------------------------------------------------
     @property
@@ -474,7 +436,7 @@ class Workspace:
             decisions.check(sub, kind, reason)
             decisions.decide(sub, decision)
             self.archive.add_event(
-                Event(decision.at, "decision", {**decision.to_dict(), **_identity(sub)})
+                Event(decision.at, "decision", {**decision.to_dict(), **file_identity(sub)})
             )
         if kind == DecisionKind.ACCEPT:
             self._issue_receipt(self.find(ref))  # counted now: the branch hears it
@@ -524,7 +486,9 @@ class Workspace:
                     )
                 )
             self._keep_report_record(done)
-        return self._with_pdf(done)
+        from tonghop.report.publish import add_pdf
+
+        return add_pdf(done)
 
     def reopen(self, period: Period, reason: str) -> PeriodState:
         """Open a finalized period again; the returns held since it was finalized count."""
@@ -536,12 +500,3 @@ class Workspace:
             )
         self.refresh(period)
         return self.decisions.state(period)
-
-
-def _identity(sub: Submission) -> dict[str, str | None]:
-    """How a rebuilt ledger finds the file again: its bytes and when it was received."""
-    return {
-        "sha256": sub.sha256,
-        "received_at": sub.received_at.isoformat(timespec="seconds"),
-        "source_name": sub.source_name,
-    }

@@ -29,6 +29,7 @@ __all__ = [
     "place_new",
     "scan_inbox",
     "short_name",
+    "size_to_read",
     "strange_note",
     "write_new",
     "write_note",
@@ -271,3 +272,12 @@ def write_note(target: Path, lines: list[str]) -> Path:
     """A short note as the branch's office reads it: UTF-8 with BOM, CRLF, written whole,
     under a new name (see ``write_new``); returns the name it was given."""
     return write_new(target, "\r\n".join(lines).encode("utf-8-sig"))
+
+
+def size_to_read(path: Path, limit: int) -> int:
+    """How many bytes taking ``path`` will hold in memory (0 for what is never read)."""
+    try:
+        size = os.lstat(path).st_size
+    except OSError:
+        return 0
+    return size if size <= limit else 0

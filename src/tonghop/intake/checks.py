@@ -10,12 +10,18 @@ from typing import Any
 from tonghop.config import Config, normalize_code
 from tonghop.errors import PeriodError, ValueProblem
 from tonghop.form import IDENTITY_FIELDS, Field, FormSpec, Rule
-from tonghop.intake.reader import Cell, Workbook
+from tonghop.intake.reader import Cell, Unreadable, Workbook, read_workbook
 from tonghop.intake.values import coerce, reading_warning
 from tonghop.periods import Period
 from tonghop.problems import Level, Problem
 
-__all__ = ["CheckResult", "check_against_previous", "check_content", "check_workbook"]
+__all__ = [
+    "CheckResult",
+    "check_against_previous",
+    "check_content",
+    "check_workbook",
+    "read_and_check",
+]
 
 # A return for a period further than this from the committee's term is a typing slip (1900,
 # 2999): refused, so it never reaches the ledger, the status pages or the reports.
@@ -372,3 +378,17 @@ def _describe(rule: Rule, scope: dict[str, Any]) -> str:
         return rule.describe(scope)
     except Exception:
         return rule.message
+
+
+def read_and_check(
+    data: bytes, form: FormSpec, config: Config, today: dt.date
+) -> CheckResult | str:
+    """The check of one file's bytes, or the Vietnamese reason it cannot be read.
+
+    Any other error is a defect of ours and is raised: the intake records that file as
+    ``failed`` (see ``Intake._judge_alone``) and goes on with the others.
+    """
+    try:
+        return check_content(read_workbook(data), form, config, today=today)
+    except Unreadable as exc:
+        return exc.message

@@ -34,14 +34,14 @@ from tonghop.intake._files import (
     owner_file_present,
     scan_inbox,
     short_name,
+    size_to_read,
     strange_note,
     write_note,
 )
 from tonghop.intake._package import MAX_INPUT_BYTES
 from tonghop.intake.archive import Archive, Arrival, fsync_dir
-from tonghop.intake.checks import CheckResult, check_against_previous, check_content
+from tonghop.intake.checks import check_against_previous, read_and_check
 from tonghop.intake.feedback import feedback_file_name, write_feedback, write_unreadable_note
-from tonghop.intake.reader import Unreadable, read_workbook
 from tonghop.intake.receipt import issue_receipt
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger, Outcome, Submission
@@ -153,7 +153,7 @@ class Intake:
         batch: list[_Arrival] = []
         held = 0
         for path in paths:
-            coming = _size_to_read(path)
+            coming = size_to_read(path, MAX_FILE_BYTES)
             if batch and (len(batch) >= batch_size or held + coming > self.batch_bytes):
                 results.extend(self._take(batch, crash_hook))
                 batch, held = [], 0
@@ -497,26 +497,3 @@ class Intake:
             return target.relative_to(self.workspace.outbox).as_posix()
         except ValueError:
             return str(target)
-
-
-def read_and_check(
-    data: bytes, form: FormSpec, config: Config, today: dt.date
-) -> CheckResult | str:
-    """The check of one file's bytes, or the Vietnamese reason it cannot be read.
-
-    Any other error is a defect of ours and is raised: the intake records that file as
-    ``failed`` (see ``Intake._judge_alone``) and goes on with the others.
-    """
-    try:
-        return check_content(read_workbook(data), form, config, today=today)
-    except Unreadable as exc:
-        return exc.message
-
-
-def _size_to_read(path: Path) -> int:
-    """How many bytes taking ``path`` will hold in memory (0 for what is never read)."""
-    try:
-        size = os.lstat(path).st_size
-    except OSError:
-        return 0
-    return size if size <= MAX_FILE_BYTES else 0

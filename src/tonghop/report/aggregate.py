@@ -224,6 +224,12 @@ class Aggregate:
     change: dict[str, Any]
     targets: dict[str, dict[str, Any]]
     share: dict[str, float | None]
+    # The same branches reported the period and the same period a year earlier: only then is
+    # ``change`` worked out (4 branches now against 6 last year is no comparison).
+    comparable: bool = True
+    # The term's figures hold returns from before the period: only then does a report say
+    # "Lũy kế từ đầu nhiệm kỳ" (in a term's first period they are the period's own figures).
+    term_beyond_period: bool = False
 
     @property
     def reported(self) -> list[BranchFigures]:
@@ -246,8 +252,10 @@ def aggregate(form: FormSpec, config: Config, returns: list[Counted], period: Pe
 
     last_rows = _branch_figures(plan, config, by_branch, earlier_start, earlier_end)
     last_year = totals(form, last_rows) if any(r.reported for r in last_rows) else None
+    reported_now = {r.branch.code for r in rows if r.reported}
+    comparable = reported_now == {r.branch.code for r in last_rows if r.reported}
     change: dict[str, Any] = {}
-    if last_year is not None:
+    if last_year is not None and comparable:
         for key, value in total.items():
             if value is not None and last_year.get(key) is not None:
                 change[key] = value - last_year[key]
@@ -258,9 +266,25 @@ def aggregate(form: FormSpec, config: Config, returns: list[Counted], period: Pe
         achieved = term.get(key)
         targets[key] = {
             "label": label,
+            "unit": form.fields[key].unit if key in form.fields else "",
             "target": target,
             "achieved": achieved,
             "percent": percent(achieved, target),
         }
     share = {key: percent(total.get(key), total.get(whole)) for key, whole in form.shares.items()}
-    return Aggregate(period, rows, total, term, term_rows, last_year, change, targets, share)
+    term_beyond_period = any(
+        r.period.start < period.start for row in term_rows for r in row.returns
+    )
+    return Aggregate(
+        period,
+        rows,
+        total,
+        term,
+        term_rows,
+        last_year,
+        change,
+        targets,
+        share,
+        comparable=comparable,
+        term_beyond_period=term_beyond_period,
+    )

@@ -11,7 +11,8 @@ from typing import Any
 from tonghop.config import Config
 from tonghop.form import FormSpec
 from tonghop.report.aggregate import Aggregate
-from tonghop.report.status import PeriodStatus
+from tonghop.report.statements import group_statements
+from tonghop.report.status import GROUP_LABELS, Group, PeriodStatus
 
 TERM_LABEL = "từ đầu nhiệm kỳ đến nay"
 # The template closes "Nơi nhận" with its own "- Lưu Văn phòng Đảng ủy."; a recipient naming
@@ -33,6 +34,49 @@ def title_summary(aggregate: Aggregate) -> str:
     )
 
 
+def _groups(aggregate: Aggregate, status: PeriodStatus | None) -> dict[str, list[dict[str, Any]]]:
+    """The three groups of branches (see :mod:`tonghop.report.status`) as the report sees
+    them: counted is what the figures hold (a half-year may be made of two quarters), and of
+    the others, those that sent a file for the period were sent back, the rest sent nothing."""
+    status_by_code = {b.code: b for b in status.branches} if status else {}
+    groups: dict[str, list[dict[str, Any]]] = {g.value: [] for g in Group}
+    for row in aggregate.rows:
+        st = status_by_code.get(row.branch.code)
+        if row.reported:
+            group = Group.COUNTED
+        elif st is not None and st.received:
+            group = Group.RETURNED
+        else:
+            group = Group.MISSING
+        groups[group.value].append(
+            {
+                "code": row.branch.code,
+                "name": row.branch.name,
+                "group": group.value,
+                "outcome": st.outcome_label if st and st.received else GROUP_LABELS[group],
+                "ref": st.ref if st else None,
+            }
+        )
+    return groups
+
+
+def _narrative(aggregate: Aggregate, form: FormSpec) -> dict[str, list[dict[str, Any]]]:
+    """Each text field's statements, identical ones said once for all their branches."""
+    period = aggregate.period
+    said: dict[str, list[tuple[str, str]]] = {f.id: [] for f in form.text_fields()}
+    for row in aggregate.rows:
+        direct = [r for r in row.returns if r.period == period] or row.returns[-1:]
+        for item in direct:
+            for fid, pairs in said.items():
+                text = item.values.get(fid)
+                if isinstance(text, str) and text.strip():
+                    pairs.append((row.branch.name, text))
+    return {
+        fid: [statement.as_context() for statement in group_statements(pairs)]
+        for fid, pairs in said.items()
+    }
+
+
 def report_context(
     aggregate: Aggregate,
     config: Config,
@@ -43,37 +87,37 @@ def report_context(
     final: bool = False,
     number: str | None = None,
 ) -> dict[str, Any]:
+    """The template's data (docs/report-context.md). ``final`` drops the draft mark;
+    ``number`` (else the configured one) fills «Số ...-BC/ĐU»."""
     period = aggregate.period
     committee = config.committee
-    status_by_code = {b.code: b for b in status.branches} if status else {}
+    groups = _groups(aggregate, status)
+    group_of = {b["code"]: b for rows in groups.values() for b in rows}
+    on_time = {b.code: b.on_time for b in status.branches} if status else {}
 
     branches = []
     for row in aggregate.rows:
-        st = status_by_code.get(row.branch.code)
+        placed = group_of[row.branch.code]
         branches.append(
             {
                 "code": row.branch.code,
                 "name": row.branch.name,
                 "reported": row.reported,
-                "on_time": st.on_time if st else None,
-                "outcome": st.outcome_label if st else ("Đã nộp" if row.reported else "Chưa nộp"),
+                "group": placed["group"],
+                "on_time": on_time.get(row.branch.code),
+                "outcome": placed["outcome"],
+                "ref": placed["ref"],
                 "values": row.values,
                 "removed": row.values.get("removed"),
             }
         )
 
-    narrative: dict[str, list[dict[str, str]]] = {f.id: [] for f in form.text_fields()}
-    for row in aggregate.rows:
-        direct = [r for r in row.returns if r.period == period] or row.returns[-1:]
-        for item in direct:
-            for fid in narrative:
-                text = item.values.get(fid)
-                if isinstance(text, str) and text.strip():
-                    narrative[fid].append({"branch": row.branch.name, "text": text.strip()})
-
     fields = {fid: {"label": f.label, "unit": f.unit} for fid, f in form.fields.items()}
     fields.update({d.id: {"label": d.label, "unit": d.unit} for d in form.derived})
+    counted, returned, missing = (groups[g.value] for g in Group)
     return {
+        "final": final,
+        "draft": not final,
         "committee": {
             "superior": committee.superior,
             "name": committee.name,
@@ -87,8 +131,8 @@ def report_context(
             "name": config.signer.name,
         },
         "recipients": recipients_before_office_copy(config.recipients),
-        "number": number or config.report_number,
-        "final": final,
+        # 36-HD: a draft leaves its number blank ("Số      -BC/ĐU"); the final report has it.
+        "number": (number if number is not None else config.report_number) if final else "",
         "date": date,
         "period": {
             "code": period.code,
@@ -101,7 +145,8 @@ def report_context(
         "total": aggregate.total,
         "term": aggregate.term,
         "term_label": TERM_LABEL,
-        "last_year": aggregate.last_year,
+        "cumulative": aggregate.term_beyond_period,
+        "last_year": aggregate.last_year if aggregate.comparable else None,
         "last_year_period": {
             "code": period.year_earlier().code,
             "label": period.year_earlier().label,
@@ -110,9 +155,13 @@ def report_context(
         "targets": aggregate.targets,
         "share": aggregate.share,
         "branches": branches,
-        "missing": [{"code": r.branch.code, "name": r.branch.name} for r in aggregate.missing],
-        "reported_count": len(aggregate.reported),
+        "counted": counted,
+        "returned": returned,
+        "missing": missing,
+        "not_counted": returned + missing,
+        "complete": not returned and not missing,
+        "reported_count": len(counted),
         "expected_count": len(aggregate.rows),
-        "narrative": narrative,
+        "narrative": _narrative(aggregate, form),
         "fields": fields,
     }

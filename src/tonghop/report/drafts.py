@@ -14,11 +14,21 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from tonghop.decisions import PeriodState
 from tonghop.layout import Layout
-from tonghop.ledger import Ledger
+from tonghop.ledger import Ledger, Outcome
 from tonghop.periods import Period
+from tonghop.report.status import PeriodStatus
 
-__all__ = ["DRAFT_NAME", "FINAL_NAME", "ReportRecord", "ReportTarget", "Reports", "file_sha256"]
+__all__ = [
+    "DRAFT_NAME",
+    "FINAL_NAME",
+    "ReportRecord",
+    "ReportTarget",
+    "Reports",
+    "describe_state",
+    "file_sha256",
+]
 
 DRAFT_NAME = "bao-cao-{period}"
 FINAL_NAME = "bao-cao-{period}-chinh-thuc"
@@ -191,6 +201,31 @@ class Reports:
                 record.number,
                 record.written_at.isoformat(timespec="seconds"),
             ),
+        )
+
+
+def describe_state(
+    status: PeriodStatus, state: PeriodState, ledger: Ledger, layout: Layout
+) -> None:
+    """Put on ``status`` what a reader must know: draft or final, the edited drafts kept,
+    the returns held since the period was finalized."""
+    status.final = state.final
+    status.notes.append(state.describe())
+    reports = Reports(ledger, layout)
+    latest = reports.last(status.period, final=False)
+    for path in reports.edited_drafts(status.period):
+        newer = f"; bản dự thảo mới nhất là {latest.path.name}" if latest else ""
+        if latest and latest.path.name == path.name:
+            newer = "; lần viết lại sau sẽ ghi bản dự thảo mới bên cạnh"
+        status.notes.append(f"Báo cáo {path.name} đã được sửa tay nên được giữ nguyên{newer}.")
+    (held,) = ledger.db.execute(
+        "SELECT COUNT(*) FROM submissions WHERE period = ? AND outcome = ?",
+        (status.period.code, Outcome.HELD),
+    ).fetchone()
+    if held:
+        status.notes.append(
+            f"Có {held} báo cáo đến sau khi chốt, đã nhận nhưng chưa tính; muốn tính, hãy "
+            "mở lại kỳ (tonghop reopen)."
         )
 
 

@@ -163,6 +163,19 @@ def publish(
     )
 
 
+def add_pdf(done: Published) -> Published:
+    """Convert ``done``'s report to PDF (when LibreOffice is there); a failed PDF is noted on
+    ``done`` and never hides the Word report."""
+    if done.report is None:
+        return done
+    try:
+        done.pdf = write_pdf(done.report)
+        done.pdf_problem = None
+    except ReportError as exc:
+        done.pdf_problem = str(exc)
+    return done
+
+
 def _drop_stale_pdf(report: Path) -> str | None:
     """A new report was written without its PDF (``--no-pdf``, the watcher's rebuild, no
     LibreOffice, a failed conversion): the PDF beside it shows the old figures, so it goes.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import unicodedata
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from tonghop.errors import VnFormatError
@@ -22,6 +23,7 @@ __all__ = [
     "chi_bo",
     "hai_so",
     "la_ma",
+    "liet_ke",
     "ngay",
     "phantram",
     "so",
@@ -199,6 +201,19 @@ def chi_bo(name: str | None, prefix: bool = True) -> str:
     return text if has_prefix or text.casefold() == "chi bộ" else f"Chi bộ {text}"
 
 
+def liet_ke(items: object, last: str = "và") -> str:
+    """Names in a sentence: ``["A", "B", "C"]`` -> ``"A, B và C"``; one name as it is."""
+    if isinstance(items, str):
+        return _nfc(items.strip())
+    if not isinstance(items, Iterable):
+        raise VnFormatError(f"«{items}» không phải là một danh sách.")
+    names = [_nfc(str(item).strip()) for item in items]
+    names = [name for name in names if name]
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {last} {names[-1]}"
+
+
 #: The Jinja filters a report template can use, by name.
 FILTERS = {
     "so": so,
@@ -209,4 +224,5 @@ FILTERS = {
     "ngay": ngay,
     "hai_so": hai_so,
     "chi_bo": chi_bo,
+    "liet_ke": liet_ke,
 }

@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -77,6 +77,7 @@ class Watcher:
         presence_interval: float = 2.0,
         on_result: Callable[[IntakeResult], None] | None = None,
         on_built: Callable[[str, bool], None] | None = None,
+        known_periods: Callable[[], Iterable[str]] | None = None,
         on_inbox: Callable[[bool], None] | None = None,
     ) -> None:
         self.inbox = inbox
@@ -87,6 +88,8 @@ class Watcher:
         self.presence_interval = min(presence_interval, interval)
         self.on_result = on_result
         self.on_built = on_built
+        # the periods whose status pages list a file that names no period (see report.status)
+        self.known_periods = known_periods or (lambda: ())
         self.on_inbox = on_inbox
         self.settler = Settler(settle=settle, clock=clock)
         self.rebuilder = Rebuilder(
@@ -270,6 +273,9 @@ class Watcher:
                 self.rebuilder.mark(
                     sub.period, full=sub.outcome == Outcome.ACCEPTED or result.recovered
                 )
+            else:
+                for code in self.known_periods():
+                    self.rebuilder.mark(code, full=False)
             if self.on_result:
                 self.on_result(result)
 
@@ -389,6 +395,7 @@ def run_watch(
             pdf_delay=options.pdf_delay,
             on_result=report,
             on_built=on_built,
+            known_periods=workspace.ledger.periods,
         )
         manager = ObserverManager(
             layout.inbox, watcher, poll=options.poll, poll_every=options.poll_every
