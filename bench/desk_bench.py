@@ -147,7 +147,7 @@ def drop_to_page(ws: Workspace, drops: int) -> None:
                     if answer.status == 200:
                         stamp = answer.headers["X-Dau"]
                         body = answer.read().decode("utf-8")
-                        counted = body.split("<h2>Trả lại để sửa")[0]
+                        counted = body.split("<h2>Đã nộp nhưng trả lại")[0]
                         if f"({branch.code})" in counted:
                             seen = time.perf_counter()
                             break

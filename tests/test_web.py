@@ -20,7 +20,6 @@ from werkzeug.security import generate_password_hash
 
 from tonghop.config import WebSettings
 from tonghop.layout import Layout
-from tonghop.ledger import Outcome
 from tonghop.web import security, upload
 from tonghop.web.app import create_app
 from tonghop.workspace import Workspace, open_workspace
@@ -72,13 +71,17 @@ def test_periods_page_lists_the_period_with_its_figures(client: FlaskClient) -> 
 def test_period_page_shows_the_three_groups_and_the_unreadable_file(client: FlaskClient) -> None:
     html = client.get(f"/ky/{PERIOD}").get_data(as_text=True)
     received = section(html, "Đã tiếp nhận")
-    returned = section(html, "Trả lại để sửa")
+    returned = section(html, "Đã nộp nhưng trả lại để sửa")
     missing = section(html, "Chưa nộp")
     assert "Đã tiếp nhận (2)" in received and "(LT1)" in received and "(LT2)" in received
-    assert "Trả lại để sửa (1)" in returned and "(TL1)" in returned and "(LT1)" not in returned
+    assert (
+        "Đã nộp nhưng trả lại để sửa (1)" in returned
+        and "(TL1)" in returned
+        and "(LT1)" not in returned
+    )
     assert "Chưa nộp (12)" in missing and "(TL2)" in missing and "(TL1)" not in missing
     assert "Đúng hạn" in received
-    unknown = section(html, "Tệp không xác định")
+    unknown = section(html, "Tệp không rõ chi bộ")
     assert "ghi-chu.xlsx" in unknown and "Không đọc được tệp" in unknown
     assert "Phản hồi" in returned  # the answer sent back to TL1 can be downloaded
 
@@ -413,17 +416,6 @@ def test_the_upload_answer_names_a_return_of_another_period(
     other = make_return("LT1", "2023", folder=tmp_path / "sent").read_bytes()
     text = text_of(_send(client, (other, "LT1-2023.xlsx")))
     assert "năm 2023" in text
-
-
-def test_ledger_rows_without_period_are_listed_on_the_period_page(
-    desk_ws: Workspace, clock: FakeClock, make_return: MakeReturn
-) -> None:
-    rows = desk_ws.ledger.for_period(desk_ws.period(PERIOD))
-    assert all(r.outcome != Outcome.UNREADABLE for r in rows)  # it has no period ...
-    since, until = clock.now.replace(hour=0), clock.now.replace(hour=23)
-    unreadable = desk_ws.ledger.without_period(since, until)
-    assert [r.source_name for r in unreadable] == ["ghi-chu.xlsx"]  # ... and is found here
-    assert desk_ws.ledger.without_period(since.replace(year=2020), until.replace(year=2020)) == []
 
 
 def test_a_desk_over_a_fresh_workspace_shows_the_periods_to_report(

@@ -68,7 +68,8 @@ def test_exclude_then_include_through_the_page(client: FlaskClient, desk_ws: Wor
     assert outcome_of(desk_ws, lt2) == Outcome.EXCLUDED
     assert members_start_total(client) == 20
     html = client.get(f"/ky/{PERIOD}").get_data(as_text=True)
-    assert "Đã tiếp nhận (1)" in html and "(LT2)" in section(html, "Đã nhận, chưa tính")
+    returned = section(html, "Đã nộp nhưng trả lại để sửa")
+    assert "Đã tiếp nhận (1)" in html and "(LT2)" in returned and "Đã loại khỏi số liệu" in returned
     page = text_of(client.get(f"/tep/{lt2}").get_data(as_text=True))
     assert "Loại khỏi số liệu" in page and "Gửi nhầm bản thử" in page and desk_ws.user in page
     assert "Gửi nhầm bản thử" in text_of(client.get("/chi-bo/LT2").get_data(as_text=True))
@@ -95,7 +96,7 @@ def test_accept_a_returned_return_despite_its_errors(
     post(client, f"/tep/{tl1}/chap-nhan", ly_do="Đã gọi điện xác minh: số cuối kỳ đúng")
     assert outcome_of(desk_ws, tl1) == Outcome.ACCEPTED
     html = client.get(f"/ky/{PERIOD}").get_data(as_text=True)
-    assert "(TL1)" in section(html, "Đã tiếp nhận") and "Trả lại để sửa (0)" in html
+    assert "(TL1)" in section(html, "Đã tiếp nhận") and "trả lại để sửa (0)" in html
 
 
 def test_a_wrong_decision_is_explained_not_done(client: FlaskClient, desk_ws: Workspace) -> None:

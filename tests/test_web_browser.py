@@ -179,8 +179,8 @@ def test_exclude_a_return_through_the_page_and_see_the_figures_change(
     page.get_by_role("link", name="6 tháng đầu năm 2024").first.click()
     page.wait_for_url(f"**/ky/{PERIOD}")
     assert counted(page) == 1
-    waiting = page.locator("#live h2:has-text('Đã nhận, chưa tính') + table").inner_text()
-    assert "(LT2)" in waiting and "Đã loại khỏi số liệu" in waiting
+    returned = page.locator("#live h2:has-text('trả lại để sửa') + table").inner_text()
+    assert "(LT2)" in returned and "Đã loại khỏi số liệu" in returned
     page.screenshot(path=tmp_path / "sau-khi-loai.png", full_page=True)
 
 

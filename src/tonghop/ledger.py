@@ -308,15 +308,6 @@ class Ledger:
             f"SELECT {columns} FROM submissions WHERE period = ? ORDER BY id", (period.code,)
         )
 
-    def without_period(self, since: dt.datetime, until: dt.datetime) -> list[Submission]:
-        """Files that named no period (unreadable ones, forms without one) received between
-        ``since`` and ``until``, oldest first: what a period's page lists beside its own."""
-        return self._rows(
-            f"SELECT {_COLUMNS_WITHOUT_VALUES} FROM submissions WHERE period IS NULL"
-            " AND received_at >= ? AND received_at <= ? ORDER BY id",
-            (since.isoformat(timespec="seconds"), until.isoformat(timespec="seconds")),
-        )
-
     def counted(self) -> list[Submission]:
         """Every counted return: accepted, the newest per branch and period."""
         return self._rows(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
@@ -12,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from tonghop.decisions import Decision, PeriodState
 from tonghop.errors import TonghopError
-from tonghop.ledger import Outcome, Submission
+from tonghop.ledger import Submission
 from tonghop.periods import Period
 from tonghop.report.drafts import Reports
 from tonghop.report.status import BranchStatus, PeriodStatus
@@ -25,9 +24,6 @@ blueprint = Blueprint("pages", __name__)
 # How often an open period page asks whether anything changed (milliseconds); the page's
 # script reads it from the page, bench/desk_bench.py polls at the same pace.
 POLL_MS = 500
-# Files naming no period (unreadable ones) are shown on a period's page when they arrived
-# between its start and this many days after its deadline.
-UNASSIGNED_DAYS_AFTER_DEADLINE = 30
 
 
 @dataclass
@@ -35,10 +31,18 @@ class BranchRow:
     """One branch on a period's page: its status and the files behind it."""
 
     status: BranchStatus
-    shown: Submission | None = None  # the counted return, else the latest file
-    files: list[Submission] = field(default_factory=list)
+    shown: Submission | None = None  # the file the status shows: counted, else the latest
     feedback: bool = False
     receipt: bool = False
+
+
+@dataclass
+class Group:
+    """One of the status's three groups, as the page shows it."""
+
+    kind: str  # counted / returned / missing (tonghop.report.status.Group)
+    label: str
+    rows: list[BranchRow]
 
 
 @dataclass
@@ -46,13 +50,12 @@ class PeriodPage:
     period: Period
     status: PeriodStatus
     state: PeriodState
-    received: list[BranchRow]
-    returned: list[BranchRow]
-    missing: list[BranchRow]
-    waiting: list[BranchRow]  # files in, none counted nor sent back: held or excluded
-    unassigned: list[Submission]
-    files: dict[str, str]  # download kind -> file name shown
+    groups: list[Group]
+    files: dict[str, str]  # download kind -> the link's words
     stamp: str
+
+    def count(self, kind: str) -> int:
+        return next(len(g.rows) for g in self.groups if g.kind == kind)
 
 
 @dataclass
@@ -70,49 +73,28 @@ def period_state(ws: Workspace, period: Period) -> PeriodState:
 
 
 def period_page(ws: Workspace, period: Period) -> PeriodPage:
+    """The status's three groups (and its files it cannot place), each branch with the file
+    behind its row and whether that file has an answer and a receipt to download."""
     status = ws.status(period)
     rows = ws.ledger.for_period(period, values=False)
-    by_branch: dict[str, list[Submission]] = {}
-    known = {b.code for b in ws.config.branches}
-    unassigned = [s for s in rows if s.branch_code not in known]
-    for sub in rows:
-        if sub.branch_code in known:
-            by_branch.setdefault(sub.branch_code or "", []).append(sub)
-    received: list[BranchRow] = []
-    returned: list[BranchRow] = []
-    missing: list[BranchRow] = []
-    waiting: list[BranchRow] = []
-    for branch_status in status.branches:
-        files = by_branch.get(branch_status.code, [])
-        counted = [s for s in files if s.outcome == Outcome.ACCEPTED]
-        shown = counted[-1] if counted else (files[-1] if files else None)
-        row = BranchRow(branch_status, shown, files)
-        if shown is not None:
-            row.feedback = downloads.feedback_of(ws, shown) is not None
-            row.receipt = downloads.receipt_of(ws, shown) is not None
-        if branch_status.counted:
-            received.append(row)
-        elif any(s.outcome == Outcome.REJECTED for s in files):
-            returned.append(row)
-        elif branch_status.received:
-            waiting.append(row)
-        else:
-            missing.append(row)
-    until = dt.datetime.combine(
-        status.deadline + dt.timedelta(days=UNASSIGNED_DAYS_AFTER_DEADLINE), dt.time.max
-    )
-    since = dt.datetime.combine(period.start, dt.time.min)
-    unassigned += ws.ledger.without_period(since, until)
+    by_ref = {s.ref: s for s in rows}
+    groups = []
+    for kind, label, branches in status.groups:
+        shown_rows = []
+        for branch_status in branches:
+            shown = by_ref.get(branch_status.ref or "")
+            row = BranchRow(branch_status, shown)
+            if shown is not None:
+                row.feedback = downloads.feedback_of(ws, shown) is not None
+                row.receipt = downloads.receipt_of(ws, shown) is not None
+            shown_rows.append(row)
+        groups.append(Group(str(kind), label, shown_rows))
     state = period_state(ws, period)
     return PeriodPage(
         period=period,
         status=status,
         state=state,
-        received=received,
-        returned=returned,
-        missing=missing,
-        waiting=waiting,
-        unassigned=sorted(unassigned, key=lambda s: s.id or 0),
+        groups=groups,
         files=downloads.period_files(ws, period),
         stamp=stamp_of(ws, period, rows, state),
     )
@@ -127,7 +109,8 @@ def stamp_of(ws: Workspace, period: Period, rows: list[Submission], state: Perio
         digest.update(f"{sub.id}:{sub.outcome}:{sub.superseded_by};".encode())
     report = Reports(ws.ledger, ws.layout).last(period)
     written = (report.path, report.written_at) if report else None
-    digest.update(repr((state.final, state.number, written)).encode())
+    # A file naming no period is listed on every period's page: any new row may show here.
+    digest.update(repr((state.final, state.number, written, ws.ledger.count())).encode())
     return digest.hexdigest()[:16]
 
 
