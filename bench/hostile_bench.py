@@ -104,7 +104,7 @@ def run_process(home: Path) -> Run:
 
 
 def run_watch(home: Path, expected: int) -> Run:
-    command = [tonghop_script(), "--home", str(home), "watch", "--no-pdf"]
+    command = [tonghop_script(), "--home", str(home), "watch", "--no-pdf", "--no-web"]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sampler = PeakSampler(child.pid)

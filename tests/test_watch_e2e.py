@@ -91,7 +91,7 @@ class WatchProcess:
 
     def __init__(self, ws: Layout, *args: str) -> None:
         self.ws = ws
-        self.args = ["--home", str(ws.home), "watch", "--no-pdf", *args]
+        self.args = ["--home", str(ws.home), "watch", "--no-pdf", "--no-web", *args]
         self.runs = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
