@@ -445,7 +445,10 @@ class Workspace:
     def find(self, ref: str | int) -> Submission:
         """The file whose short id is ``ref`` (``12``, or ``#12`` as printed)."""
         text = str(ref).strip().lstrip("#")
-        sub = self.ledger.get(int(text)) if text.isdigit() else None
+        # ASCII digits only ("²".isdigit() is true but int() refuses it), and within SQLite's
+        # integers (a longer number overflows): anything else is no file's id.
+        number = int(text) if text.isascii() and text.isdigit() else None
+        sub = self.ledger.get(number) if number is not None and number < 2**63 else None
         if sub is None:
             raise UsageError(
                 f"Không có tệp nào mã «{ref}». Xem mã của các tệp bằng lệnh «tonghop history»."
