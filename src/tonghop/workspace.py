@@ -370,14 +370,12 @@ class Workspace:
     ) -> Published:
         """Rebuild every output of ``period`` with a new draft report; refused once the
         period is finalized (its final report stays as written)."""
-        state = self.decisions.state(period)
-        if state.final:
-            raise UsageError(
-                f"Kỳ {period.label} đã chốt số liệu; báo cáo chính thức đã viết và không viết "
-                f'lại. Muốn sửa, hãy mở lại kỳ: tonghop reopen --period {period.code} --reason "..."'
-            )
+        self._refuse_final(period)
         self.require_ready()
         with self.publish_lock().waiting():
+            # Again, the lock held: a finalize may have run while this waited for it (the
+            # watcher's refresh racing with `tonghop finalize`).
+            self._refuse_final(period)
             done = self._publish(period, report_date=report_date, pdf=False)
             self._keep_report_record(done)
         return self._with_pdf(done) if pdf else done
@@ -387,8 +385,20 @@ class Workspace:
         tonghop.toml is filled in), else only the status page."""
         if self.decisions.state(period).final or self._placeholders():
             self.write_status_page(period)
-        else:
+            return
+        try:
             self.publish(period, pdf=False)
+        except UsageError:
+            if not self.decisions.state(period).final:
+                raise
+            self.write_status_page(period)  # finalized meanwhile: its final report stays
+
+    def _refuse_final(self, period: Period) -> None:
+        if self.decisions.state(period).final:
+            raise UsageError(
+                f"Kỳ {period.label} đã chốt số liệu; báo cáo chính thức đã viết và không viết "
+                f'lại. Muốn sửa, hãy mở lại kỳ: tonghop reopen --period {period.code} --reason "..."'
+            )
 
     def _placeholders(self) -> bool:
         from tonghop.config import placeholders
