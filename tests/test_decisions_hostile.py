@@ -792,3 +792,60 @@ def test_a_decision_whose_outputs_cannot_be_rebuilt_still_says_it_was_recorded(
     assert history(run)[0]["outcome"] == Outcome.EXCLUDED  # recorded
     assert "Không tìm thấy mẫu báo cáo" in result.output
     assert "Loại khỏi số liệu" in result.output, result.output  # ... and said so
+
+
+def test_a_version_3_ledger_with_duplicates_and_rejections_takes_every_decision(
+    workspace, config, form, clock, make_return, tmp_path
+):
+    import sqlite3
+
+    from tonghop.intake.inbox import Intake
+    from tonghop.ledger import Ledger
+
+    path = workspace.ledger
+    with Ledger(path) as ledger:
+        make_return("LT1", P, name="a.xlsx", members_start=20)
+        Intake(workspace, config, form, ledger, clock=clock).process_inbox()
+        clock.advance(hours=1)
+        b = make_return("LT1", P, name="b.xlsx", members_start=30)
+        shutil.copy2(b, tmp_path / "b.xlsx")
+        make_return("LT2", P, name="c.xlsx", members_start=25, members_end=999)
+        Intake(workspace, config, form, ledger, clock=clock).process_inbox()
+        clock.advance(hours=1)
+        shutil.copy(tmp_path / "b.xlsx", workspace.inbox / "b-lai.xlsx")
+        Intake(workspace, config, form, ledger, clock=clock).process_inbox()
+    db = sqlite3.connect(path)
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'submissions'").fetchone()[0]
+    old_sql = sql.replace(", 'excluded', 'held'", "").replace("judged TEXT,", "")
+    columns = [r[1] for r in db.execute("PRAGMA table_info(submissions)") if r[1] != "judged"]
+    listed = ", ".join(columns)
+    db.executescript(
+        f"""PRAGMA foreign_keys=OFF; BEGIN;
+        DROP TABLE decisions; DROP TABLE period_events; DROP TABLE reports;
+        ALTER TABLE submissions RENAME TO s3; {old_sql};
+        INSERT INTO submissions ({listed}) SELECT {listed} FROM s3; DROP TABLE s3; COMMIT;
+        PRAGMA user_version=3;"""
+    )
+    db.close()
+    for _ in range(2):  # the second opening finds nothing left to migrate
+        with Ledger(path) as ledger:
+            got = [(r.source_name, r.outcome, r.judged, r.duplicate_of) for r in ledger.all()]
+            assert not ledger.db.execute("PRAGMA foreign_key_check").fetchall()
+            assert ledger.db.execute("PRAGMA user_version").fetchone()[0] == 4
+    ids = {name: i for i, (name, *_) in enumerate(got, start=1)}
+    assert got == [
+        ("a.xlsx", Outcome.SUPERSEDED, Outcome.ACCEPTED, None),
+        ("b.xlsx", Outcome.ACCEPTED, Outcome.ACCEPTED, None),
+        ("c.xlsx", Outcome.REJECTED, Outcome.REJECTED, None),
+        ("b-lai.xlsx", Outcome.DUPLICATE, Outcome.DUPLICATE, ids["b.xlsx"]),
+    ]
+    with tonghop.open(workspace.home, clock=clock, user="thuky") as ws:
+        ws.accept(str(ids["c.xlsx"]), "đã xác nhận")
+        ws.exclude(str(ids["b.xlsx"]), "nhầm")
+        assert [s.outcome for s in ws.history()] == [
+            Outcome.ACCEPTED,
+            Outcome.EXCLUDED,
+            Outcome.ACCEPTED,
+            Outcome.DUPLICATE,
+        ]
+    assert_consistent(workspace)
