@@ -153,7 +153,10 @@ class Ledger:
         self._db.executescript(OTHER_TABLES)
         migrate(self._db, self.transaction)
         self._db.executescript(INDEXES)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        # Setting the version is a write: done only when it differs, so that opening the
+        # ledger to read (history, status) never waits behind a process writing it.
+        if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -341,14 +341,12 @@ class Workspace:
     ) -> Published:
         """Rebuild every output of ``period`` with a new draft report; refused once the
         period is finalized (its final report stays as written)."""
-        state = self.decisions.state(period)
-        if state.final:
-            raise UsageError(
-                f"Kỳ {period.label} đã chốt số liệu; báo cáo chính thức đã viết và không viết "
-                f'lại. Muốn sửa, hãy mở lại kỳ: tonghop reopen --period {period.code} --reason "..."'
-            )
+        self._refuse_final(period)
         self.require_ready()
         with self.publish_lock().waiting():
+            # Again, the lock held: a finalize may have run while this waited for it (the
+            # watcher's refresh racing with `tonghop finalize`).
+            self._refuse_final(period)
             done = self._publish(period, report_date=report_date, pdf=False)
             self._keep_report_record(done)
         if not pdf:
@@ -362,8 +360,20 @@ class Workspace:
         tonghop.toml is filled in), else only the status page."""
         if self.decisions.state(period).final or self._placeholders():
             self.write_status_page(period)
-        else:
+            return
+        try:
             self.publish(period, pdf=False)
+        except UsageError:
+            if not self.decisions.state(period).final:
+                raise
+            self.write_status_page(period)  # finalized meanwhile: its final report stays
+
+    def _refuse_final(self, period: Period) -> None:
+        if self.decisions.state(period).final:
+            raise UsageError(
+                f"Kỳ {period.label} đã chốt số liệu; báo cáo chính thức đã viết và không viết "
+                f'lại. Muốn sửa, hãy mở lại kỳ: tonghop reopen --period {period.code} --reason "..."'
+            )
 
     def _placeholders(self) -> bool:
         from tonghop.config import placeholders
@@ -407,7 +417,10 @@ class Workspace:
     def find(self, ref: str | int) -> Submission:
         """The file whose short id is ``ref`` (``12``, or ``#12`` as printed)."""
         text = str(ref).strip().lstrip("#")
-        sub = self.ledger.get(int(text)) if text.isdigit() else None
+        # ASCII digits only ("²".isdigit() is true but int() refuses it), and within SQLite's
+        # integers (a longer number overflows): anything else is no file's id.
+        number = int(text) if text.isascii() and text.isdigit() else None
+        sub = self.ledger.get(number) if number is not None and number < 2**63 else None
         if sub is None:
             raise UsageError(
                 f"Không có tệp nào mã «{ref}». Xem mã của các tệp bằng lệnh «tonghop history»."
