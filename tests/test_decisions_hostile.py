@@ -308,12 +308,6 @@ def test_a_number_with_markup_characters_is_written_as_typed(run, workspace, clo
     assert "12-BC/ĐU & <Ban>" in text and "DỰ THẢO" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finalize without --date writes the final report with the last draft's --date "
-    "(publish() falls back to last_draft.chosen_date) but records the period's report_date "
-    "as the day finalized (Workspace.finalize passes report_date or at.date())",
-)
 def test_the_finalized_date_is_the_date_on_the_final_report(run, workspace, clock, make_return):
     make_return("LT1", P)
     take(run, clock)
@@ -371,7 +365,6 @@ _CHILD = textwrap.dedent(
     """
     import datetime as dt, os, signal, sys
     from tonghop.cli import CliContext, cli
-    from tonghop.intake import archive
     from tonghop.report import render
 
     home, where = sys.argv[1], sys.argv[2]
@@ -379,17 +372,22 @@ _CHILD = textwrap.dedent(
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
 
-    if where == "before-rename":
-        def replace(source, target):
+    if where == "while-rendering":
+        def write_package(*args, **kwargs):
             die()
-        render._replace = replace
-    elif where == "before-commit":
-        original = archive.Archive.add_event
-        def add_event(self, event):
-            original(self, event)
-            if event.kind == "finalize":
-                die()
-        archive.Archive.add_event = add_event
+        render.write_package = write_package
+    elif where == "before-commit":  # the final report recorded, the transaction open
+        from tonghop.report import drafts
+        original = drafts.Reports.record
+        def record(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            die()
+        drafts.Reports.record = record
+    elif where == "after-commit":  # committed, the final report not yet in place
+        from tonghop import _deciding
+        def place_final(ws, done):
+            die()
+        _deciding.place_final = place_final
 
     context = CliContext(home, lambda: dt.datetime(2024, 7, 5, 10, 0))
     cli(["--home", home, "finalize", "--period", "2024-H1", "--number", "5"], obj=context)
@@ -414,7 +412,7 @@ def test_killed_while_rendering_the_final_the_period_stays_a_draft_and_a_retry_w
 ):
     make_return("LT1", P)
     take(run, clock)
-    _finalize_killed(workspace, "before-rename")
+    _finalize_killed(workspace, "while-rendering")
     folder = workspace.outbox / P
     assert not (folder / f"bao-cao-{P}-chinh-thuc.docx").exists()
     assert "Dự thảo" in run("status", "--period", P).output
@@ -425,12 +423,6 @@ def test_killed_while_rendering_the_final_the_period_stays_a_draft_and_a_retry_w
     assert not list(folder.glob(".*tmp*"))  # the killed run's temporary was swept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Workspace.finalize renames the final report into place inside the ledger "
-    "transaction: killed before COMMIT, the period is a draft but bao-cao-P-chinh-thuc.docx "
-    "(no DỰ THẢO mark) is there, and the retry writes bao-cao-P-chinh-thuc-2.docx beside it",
-)
 def test_killed_before_the_finalize_commits_no_final_looking_report_is_left(
     run, workspace, clock, make_return
 ):
@@ -441,14 +433,11 @@ def test_killed_before_the_finalize_commits_no_final_looking_report_is_left(
     folder = workspace.outbox / P
     assert not (folder / f"bao-cao-{P}-chinh-thuc.docx").exists()
     assert run("finalize", "--period", P, "--number", "5").exit_code == 0
-    assert sorted(p.name for p in folder.glob("*chinh-thuc*")) == [f"bao-cao-{P}-chinh-thuc.docx"]
+    assert sorted(p.name for p in folder.glob("*chinh-thuc*.docx")) == [
+        f"bao-cao-{P}-chinh-thuc.docx"
+    ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the finalize event is committed to the archive before the ledger's transaction: "
-    "killed between, the live ledger says draft but verify --rebuild makes the period final",
-)
 def test_killed_before_the_finalize_commits_a_rebuild_agrees_with_the_ledger(
     run, workspace, clock, make_return
 ):
@@ -482,13 +471,6 @@ def test_a_rebuild_after_a_reopen_counts_the_late_return(run, workspace, clock, 
     assert run("report", "--period", P, "--no-pdf").exit_code == 0  # a draft again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay.EventReplay.until applies an event only strictly before an arrival's "
-    "second: a return received in the same second as finalize (held live) is counted "
-    "after a rebuild; events need their place among arrivals (e.g. the arrival count when "
-    "they happened), not only their time",
-)
 def test_a_return_held_in_the_second_of_finalize_is_still_held_after_a_rebuild(
     run, workspace, clock, make_return
 ):
@@ -640,13 +622,6 @@ def test_finalize_that_cannot_write_its_report_leaves_the_period_a_draft(
     assert (workspace.outbox / P / f"bao-cao-{P}-chinh-thuc.docx").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a decision while another process holds the ledger's write lock longer than the "
-    "busy timeout (the watcher taking a large batch) ends in sqlite3.OperationalError "
-    "'database is locked', which integrity.storage_error does not map: «Lỗi không mong "
-    "đợi», exit 1, instead of a Vietnamese 'busy, try again' message",
-)
 def test_a_decision_while_the_ledger_is_busy_says_so_in_vietnamese(
     run, workspace, clock, make_return, monkeypatch
 ):
@@ -773,12 +748,6 @@ def test_an_edited_draft_is_still_kept_after_a_rebuild(run, workspace, clock, ma
     assert (workspace.outbox / P / f"bao-cao-{P}-du-thao.docx").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Workspace._decide commits the decision, then refresh() fails (here: the report "
-    "template is missing) and the command ends with only that error: nothing says the "
-    "decision was recorded, and the same command again is refused as if nothing happened",
-)
 def test_a_decision_whose_outputs_cannot_be_rebuilt_still_says_it_was_recorded(
     run, workspace, clock, make_return
 ):
@@ -849,3 +818,20 @@ def test_a_version_3_ledger_with_duplicates_and_rejections_takes_every_decision(
             Outcome.DUPLICATE,
         ]
     assert_consistent(workspace)
+
+
+def test_killed_after_the_finalize_commits_the_final_report_is_written_when_next_looked_at(
+    run, workspace, clock, make_return
+):
+    make_return("LT1", P)
+    take(run, clock)
+    _finalize_killed(workspace, "after-commit")
+    folder = workspace.outbox / P
+    assert not (folder / f"bao-cao-{P}-chinh-thuc.docx").exists()
+    assert "Đã chốt" in run("status", "--period", P).output
+    with tonghop.open(workspace.home, clock=clock) as ws:
+        ws.refresh(ws.period(P))  # what the watcher and the desk do after any change
+    final = folder / f"bao-cao-{P}-chinh-thuc.docx"
+    assert final.is_file() and "DỰ THẢO" not in text_of(final)
+    assert "5-BC" in text_of(final)  # the number given to the killed finalize
+    assert sorted(p.name for p in folder.glob("*chinh-thuc*.docx")) == [final.name]

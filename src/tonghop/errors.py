@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "DiskFull",
     "ExprError",
+    "LedgerBusy",
     "LedgerDamaged",
     "LockBusy",
     "OfficeError",
@@ -95,6 +96,10 @@ class StorageReadOnly(StorageError):
 
 class DiskFull(StorageError):
     """No space left on the disk."""
+
+
+class LedgerBusy(StorageError):
+    """Another process held the ledger's write lock longer than the wait allows."""
 
 
 class ExprError(ConfigError):

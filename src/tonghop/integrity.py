@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tonghop.config import Config
-from tonghop.errors import DiskFull, LedgerDamaged, StorageError, StorageReadOnly
+from tonghop.errors import DiskFull, LedgerBusy, LedgerDamaged, StorageError, StorageReadOnly
 from tonghop.form import FormSpec
 from tonghop.intake.archive import Archive, Arrival, fsync_dir
 from tonghop.layout import Layout
@@ -286,7 +286,7 @@ def rebuild_ledger(
             scratch_layout = Layout(scratch)
             replay = EventReplay(ledger, layout, archive.events())
             for arrival in archive.arrivals():
-                replay.until(arrival.received_at)
+                replay.before(arrival)
                 # In their place: received earlier, or in the same second and older (the order
                 # the intake takes a folder in).
                 while oversize and oversize[0][:2] < (arrival.received_at, arrival.mtime_ns):
@@ -300,6 +300,7 @@ def rebuild_ledger(
                     )
                     continue
                 _rejudge(arrival, archive, ledger, scratch_layout, config, form)
+                replay.taken(arrival)
             for kept in oversize:
                 _retake_oversize(*kept, archive, ledger, scratch_layout, config, form)
             replay.rest()
@@ -426,6 +427,12 @@ def storage_error(exc: BaseException, where: Path) -> StorageError | None:
             return _denied(where)
         if "disk is full" in text or ("disk i/o error" in text and _disk_full(where)):
             return _full(where)
+        if "database is locked" in text or "database is busy" in text:
+            return LedgerBusy(
+                "Sổ ghi nhận đang bận (một tiến trình khác đang ghi, ví dụ đang tiếp nhận một "
+                f"loạt tệp) nên lệnh chưa làm được gì. {_NOTHING_LOST} Hãy đợi một lát rồi "
+                "chạy lại lệnh."
+            )
         return None
     if not isinstance(exc, OSError):
         return None

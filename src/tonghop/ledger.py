@@ -282,6 +282,15 @@ class Ledger:
         )
         return rows[0] if rows else None
 
+    def newest_identity(self) -> dict[str, str] | None:
+        """The newest file with bytes, as a rebuilt ledger finds it again (its SHA-256 and
+        when it was received): where a decision taken now stands among the files."""
+        row = self._db.execute(
+            "SELECT sha256, received_at FROM submissions WHERE sha256 IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else {"sha256": row[0], "received_at": row[1]}
+
     def with_sha(self, sha256: str) -> list[Submission]:
         """Every row of these bytes, oldest first."""
         return self._rows("SELECT * FROM submissions WHERE sha256 = ? ORDER BY id", (sha256,))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from tonghop.decisions import Decision, DecisionKind, Decisions
 from tonghop.errors import UsageError
-from tonghop.intake.archive import Event
+from tonghop.intake.archive import Arrival, Event
 from tonghop.layout import Layout
 from tonghop.ledger import Ledger
 from tonghop.periods import Period
@@ -32,12 +32,31 @@ class EventReplay:
         self.reports = Reports(ledger, layout)
         self.pending = sorted(events, key=lambda e: e.at)  # stable: same-second order kept
         self.skipped: list[str] = []
+        self.seen: set[tuple[object, object]] = set()
 
-    def until(self, moment: dt.datetime) -> None:
-        """Apply every event that happened before ``moment`` (a file received then comes
-        after them; one received in the same second comes first)."""
-        while self.pending and self.pending[0].at < moment:
+    def before(self, arrival: Arrival) -> None:
+        """Apply every event that came before ``arrival``: the newest file the ledger held
+        when it happened (its ``after``) is taken again already, or it happened in an earlier
+        second (then that file, received before it, must have been skipped). An event from
+        before events carried ``after`` goes by its time alone."""
+        while self.pending and self._due(self.pending[0], arrival.received_at):
             self._apply(self.pending.pop(0))
+
+    def taken(self, arrival: Arrival) -> None:
+        """``arrival`` was judged again: the events that followed it may come."""
+        self.seen.add((arrival.sha256, arrival.received_at.isoformat(timespec="seconds")))
+
+    def _due(self, event: Event, received_at: dt.datetime) -> bool:
+        if event.at < received_at:
+            return True
+        if "after" not in event.body:
+            return False
+        after = event.body["after"]
+        if after is None:
+            return True  # made before any file was received
+        if not isinstance(after, dict):
+            return False
+        return (after.get("sha256"), after.get("received_at")) in self.seen
 
     def rest(self) -> None:
         while self.pending:

@@ -17,13 +17,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from tonghop import _deciding
 from tonghop.config import Branch, Config
 from tonghop.decisions import (
     Decision,
     DecisionKind,
     Decisions,
     PeriodState,
-    file_identity,
     os_user,
 )
 from tonghop.errors import ConfigError, UsageError
@@ -95,7 +95,9 @@ class FormsMade:
 
 
 class Workspace:
-    """An opened workspace. Close it (or use ``with``) to close the ledger."""
+    """An opened workspace. Close it (or use ``with``) to close the ledger. The secretary's
+    operations (history, exclude, include, accept, finalize, reopen) are carried out by
+    :mod:`tonghop._deciding`."""
 
     def __init__(
         self,
@@ -357,8 +359,13 @@ class Workspace:
 
     def refresh(self, period: Period) -> None:
         """After a file or a decision: the draft and the workbook of a draft period (while
-        tonghop.toml is filled in), else only the status page."""
-        if self.decisions.state(period).final or self._placeholders():
+        tonghop.toml is filled in), else only the status page (and a finalized period's
+        final report, when it went missing)."""
+        if self.decisions.state(period).final:
+            self.complete_final(period)
+            self.write_status_page(period)
+            return
+        if self._placeholders():
             self.write_status_page(period)
             return
         try:
@@ -398,7 +405,7 @@ class Workspace:
         if done.record is not None:
             self.archive.add_event(Event(done.record.written_at, "report", done.record.to_event()))
 
-    # --- the secretary's decisions -----------------------------------------------------
+    # --- the secretary's decisions (tonghop._deciding) -----------------------------------
     @property
     def decisions(self) -> Decisions:
         return Decisions(self.ledger)
@@ -408,108 +415,34 @@ class Workspace:
 
     def history(self, period: Period | None = None, branch: str | None = None) -> list[Submission]:
         """Every file received, oldest first, with the decisions taken on it."""
-        if branch is not None:
-            self.branch(branch)
-        if not self.has_ledger():
-            return []
-        return self.decisions.history(period, branch)
+        return _deciding.history(self, period, branch)
 
     def find(self, ref: str | int) -> Submission:
         """The file whose short id is ``ref`` (``12``, or ``#12`` as printed)."""
-        text = str(ref).strip().lstrip("#")
-        # ASCII digits only ("²".isdigit() is true but int() refuses it), and within SQLite's
-        # integers (a longer number overflows): anything else is no file's id.
-        number = int(text) if text.isascii() and text.isdigit() else None
-        sub = self.ledger.get(number) if number is not None and number < 2**63 else None
-        if sub is None:
-            raise UsageError(
-                f"Không có tệp nào mã «{ref}». Xem mã của các tệp bằng lệnh «tonghop history»."
-            )
-        return sub
+        return _deciding.find(self, ref)
 
     def exclude(self, ref: str | int, reason: str) -> Decision:
         """Take a counted return out of the count (the branch's previous one counts again)."""
-        return self._decide(ref, DecisionKind.EXCLUDE, reason)
+        return _deciding.decide(self, ref, DecisionKind.EXCLUDE, reason)
 
     def include(self, ref: str | int, reason: str = "") -> Decision:
         """Undo :meth:`exclude`."""
-        return self._decide(ref, DecisionKind.INCLUDE, reason)
+        return _deciding.decide(self, ref, DecisionKind.INCLUDE, reason)
 
     def accept(self, ref: str | int, reason: str) -> Decision:
         """Count a rejected return despite its errors."""
-        return self._decide(ref, DecisionKind.ACCEPT, reason)
-
-    def _decide(self, ref: str | int, kind: DecisionKind, reason: str) -> Decision:
-        sub = self.find(ref)
-        decisions = self.decisions
-        decisions.check(sub, kind, reason)
-        decision = Decision(sub.id or 0, kind, reason.strip(), self.user, self.clock())
-        with self.ledger.transaction():
-            sub = self.find(ref)  # as it is now, the write lock held
-            decisions.check(sub, kind, reason)
-            decisions.decide(sub, decision)
-            self.archive.add_event(
-                Event(decision.at, "decision", {**decision.to_dict(), **file_identity(sub)})
-            )
-        if kind == DecisionKind.ACCEPT:
-            self._issue_receipt(self.find(ref))  # counted now: the branch hears it
-        if sub.period:
-            self.refresh(Period.parse(sub.period))
-        return decision
-
-    def _issue_receipt(self, sub: Submission) -> None:
-        from tonghop.intake.receipt import issue_receipt
-
-        written = issue_receipt(self.layout, self.config, self.form, sub)
-        if written is not None and sub.id is not None:
-            self.ledger.set_receipts([(sub.id, written.relative_to(self.layout.outbox).as_posix())])
+        return _deciding.decide(self, ref, DecisionKind.ACCEPT, reason)
 
     def finalize(
         self, period: Period, *, number: str | None = None, report_date: dt.date | None = None
     ) -> Published:
         """Fix the counted set of ``period`` and write its final report, once."""
-        self.require_ready()
-        at = self.clock()
-        with self.publish_lock().waiting():
-            # One transaction: no return is counted between fixing the set and writing it.
-            with self.ledger.transaction():
-                state = self.decisions.finalize(
-                    period,
-                    number=number,
-                    report_date=report_date or at.date(),
-                    who=self.user,
-                    at=at,
-                )
-                try:
-                    done = self._publish(
-                        period, report_date=report_date, pdf=False, final=True, number=number
-                    )
-                except BaseException:
-                    raise
-                self.archive.add_event(
-                    Event(
-                        at,
-                        "finalize",
-                        {
-                            "period": period.code,
-                            "number": number,
-                            "report_date": report_date.isoformat() if report_date else None,
-                            "who": state.who,
-                        },
-                    )
-                )
-            self._keep_report_record(done)
-        from tonghop.report.publish import add_pdf
-
-        return add_pdf(done)
+        return _deciding.finalize(self, period, number=number, report_date=report_date)
 
     def reopen(self, period: Period, reason: str) -> PeriodState:
         """Open a finalized period again; the returns held since it was finalized count."""
-        at = self.clock()
-        with self.ledger.transaction():
-            self.decisions.reopen(period, reason=reason, who=self.user, at=at)
-            self.archive.add_event(
-                Event(at, "reopen", {"period": period.code, "reason": reason, "who": self.user})
-            )
-        self.refresh(period)
-        return self.decisions.state(period)
+        return _deciding.reopen(self, period, reason)
+
+    def complete_final(self, period: Period) -> Published | None:
+        """Write again a finalized period's final report that went missing."""
+        return _deciding.complete_final(self, period)

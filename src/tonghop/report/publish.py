@@ -42,6 +42,7 @@ class Published:
     final: bool = False
     kept_edited: Path | None = None  # an edited report left in place: ``report`` is beside it
     record: ReportRecord | None = None
+    pending: Path | None = None  # written, not yet renamed to ``report`` (``place=False``)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -91,6 +92,7 @@ def publish(
     final: bool = False,
     number: str | None = None,
     describe: Callable[[PeriodStatus], None] | None = None,
+    place: bool = True,
 ) -> Published:
     """Rebuild every output of ``period`` from the ledger: a draft, or (``final``) the final
     report. The report is recorded; a draft the secretary edited is never overwritten (see
@@ -135,18 +137,22 @@ def publish(
         )
 
     try:
-        report = render_report(template, context, target.path, before_replace=keep_record)
+        written = render_report(
+            template, context, target.path, before_replace=keep_record, place=place
+        )
     except ReportError as exc:
         raise TonghopError(str(exc)) from exc
     record = records[0]
+    report = target.path
+    pending = None if place else written
     pdf_path, pdf_problem = None, None
-    if pdf:
+    if pdf and place:
         try:
             pdf_path = write_pdf(report)
         except ReportError as exc:
             # The Word report is there; a failed PDF must not hide it.
             pdf_problem = str(exc)
-    if pdf_path is None:
+    if pdf_path is None and place:
         pdf_problem = _drop_stale_pdf(report) or pdf_problem
     return Published(
         period,
@@ -160,6 +166,7 @@ def publish(
         final=final,
         kept_edited=target.kept_edited,
         record=record,
+        pending=pending,
     )
 
 

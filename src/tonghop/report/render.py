@@ -239,7 +239,10 @@ def _temporary_sibling(target: Path, suffix: str) -> Path:
     (0644 by default) and not mkstemp's 0600: the report is renamed over from it, and a
     secretary reading the shared folder must be able to open it like every other output."""
     while True:
-        name = target.with_name(f".{target.stem}-{secrets.token_hex(6)}{suffix}")
+        # ".NAME.PID.tmp.docx": what tonghop.integrity.sweep_temporary removes once the
+        # process is gone (killed between writing and renaming)
+        token = secrets.token_hex(6)
+        name = target.with_name(f".{target.stem}-{token}.{os.getpid()}.tmp{suffix}")
         try:
             os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:  # pragma: no cover - 48 random bits taken already
@@ -264,6 +267,7 @@ def render_report(
     out_path: Path,
     *,
     before_replace: Callable[[Path], None] | None = None,
+    place: bool = True,
 ) -> Path:
     """Fill the docxtpl template ``template_path`` with ``context`` and write ``out_path``.
 
@@ -311,6 +315,8 @@ def render_report(
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+    if not place:
+        return temporary  # the caller renames it to out_path when it may appear
     _replace(temporary, out_path)
     return out_path
 
