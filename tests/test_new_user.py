@@ -430,3 +430,18 @@ def test_desk_offers_no_draft_rebuild_on_a_finalized_period(
     assert refused.status_code == 400
     assert "tonghop reopen" not in refused.get_data(as_text=True)
     assert "Lập lại dự thảo" not in client.get(f"/ky/{PERIOD}").get_data(as_text=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="after the deadline `status` says «nộp muộn 8» when no branch has sent anything: "
+    "branches that sent nothing are counted as submitted late (and returned late ones are not)",
+)
+def test_branches_that_sent_nothing_are_not_counted_as_submitted_late(
+    run: Run, forms: Path, clock: FakeClock
+) -> None:
+    clock.now = dt.datetime(2026, 12, 1, 9, 0)  # the 2026-Q3 deadline was 10/10/2026
+    result = run("status", "--period", PERIOD)
+    assert result.exit_code == 0, result.output
+    assert "Chưa nộp 8/8" in result.output
+    assert "nộp muộn 0" in result.output, result.output
