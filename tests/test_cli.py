@@ -130,7 +130,7 @@ def test_init_makes_a_ready_workspace(tmp_path):
         assert (target / name).is_file(), name
     assert (target / "inbox").is_dir() and (target / "archive").is_dir()
     again = runner.invoke(cli, ["init", str(target)])
-    assert again.exit_code == 1 and "không ghi đè" in again.output
+    assert again.exit_code == 2 and "không ghi đè" in again.output
     # init writes the neutral config: forms and report refuse while a placeholder remains
     config = (target / "tonghop.toml").read_text(encoding="utf-8")
     assert "<HỌ VÀ TÊN NGƯỜI KÝ>" in config and "PHƯỜNG TÂN LỘC" not in config

@@ -207,11 +207,6 @@ def test_a_period_cell_that_disagrees_with_its_form_is_flagged(
     assert result.exit_code != 0 or "Cảnh báo" in result.output, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finalize writes the official report from the template and does not say that the "
-    "hand-edited draft's changes are not in it",
-)
 def test_finalize_says_the_edited_draft_is_not_carried_over(
     run: Run, forms: Path, home: Path
 ) -> None:
@@ -229,11 +224,6 @@ def test_finalize_says_the_edited_draft_is_not_carried_over(
     assert draft.name in result.output or "sửa tay" in result.output, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`process` titles its table «Đã tiếp nhận N tệp» counting files sent back or "
-    "unreadable, while «Đã tiếp nhận» everywhere else means counted",
-)
 def test_process_does_not_call_a_returned_file_accepted(run: Run, forms: Path, home: Path) -> None:
     drop(forms, home, "THON2", admitted="hai")
     result = run("process")
@@ -258,11 +248,6 @@ def test_status_does_not_list_a_held_return_as_sent_back(run: Run, forms: Path, 
     assert "Đã nộp nhưng trả lại để sửa 0/8" in result.output, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`history --branch thon2` (lower case) answers «Chưa nhận tệp nào phù hợp.» with no "
-    "word that no branch has that code",
-)
 def test_history_of_a_branch_code_typed_in_lower_case(run: Run, forms: Path, home: Path) -> None:
     drop(forms, home, "THON2")
     assert run("process").exit_code == 0
@@ -286,10 +271,6 @@ def test_form_toml_instructions_are_vietnamese(home: Path) -> None:
     assert is_vietnamese(header[0]) and "The committee's office" not in "\n".join(header)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a branch code typed «Thôn 3» is quoted back as «THÔN3», not as typed",
-)
 def test_a_bad_branch_code_is_quoted_as_typed(run: Run, home: Path) -> None:
     toml = home / "tonghop.toml"
     toml.write_text(
@@ -301,11 +282,6 @@ def test_a_bad_branch_code_is_quoted_as_typed(run: Run, home: Path) -> None:
     assert "«Thôn 3»" in result.output, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a mistyped [targets] key gets neither its line nor the nearest field id, unlike "
-    "every other mistyped key",
-)
 def test_a_mistyped_target_gets_a_line_and_a_suggestion(run: Run, home: Path) -> None:
     toml = home / "tonghop.toml"
     toml.write_text(
@@ -317,11 +293,6 @@ def test_a_mistyped_target_gets_a_line_and_a_suggestion(run: Run, home: Path) ->
     assert "admitted" in result.output and "dòng" in result.output, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the receipt of a return accepted despite its error says «Không có cảnh báo.» and "
-    "nothing of the error the office accepted",
-)
 def test_receipt_of_an_accepted_return_names_the_accepted_error(
     run: Run, forms: Path, home: Path
 ) -> None:

@@ -52,7 +52,7 @@ def history(
 ) -> list[Submission]:
     """Every file received, oldest first, with the decisions taken on it."""
     if branch is not None:
-        ws.branch(branch)
+        branch = ws.branch(branch).code  # as tonghop.toml writes it (THON2 for "thon2")
     if not ws.has_ledger():
         return []
     return ws.decisions.history(period, branch)
@@ -101,6 +101,9 @@ def decide(ws: Workspace, ref: str | int, kind: DecisionKind, reason: str) -> De
 def issue_receipt(ws: Workspace, sub: Submission) -> None:
     from tonghop.intake.receipt import issue_receipt as write_receipt
 
+    if sub.id is not None:
+        sub.decisions = ws.decisions.of([sub.id]).get(sub.id, [])  # the receipt says why
+
     written = write_receipt(ws.layout, ws.config, ws.form, sub)
     if written is not None and sub.id is not None:
         relative = written.relative_to(ws.layout.outbox).as_posix()
@@ -123,8 +126,14 @@ def finalize(
     sweep_temporary(ws.layout.period_outbox(period))  # left by a finalize killed before
     at = ws.clock()
     with ws.publish_lock().waiting():
-        last_draft = Reports(ws.ledger, ws.layout).last(period, final=False)
+        reports = Reports(ws.ledger, ws.layout)
+        last_draft = reports.last(period, final=False)
         when = report_date or (last_draft.chosen_date if last_draft else None) or at.date()
+        if number is None:
+            # Finalized again after a reopen: the same report, under the number it had.
+            earlier = reports.last(period, final=True)
+            number = earlier.number if earlier else None
+        edited = reports.edited_drafts(period)
         # One transaction: no return is counted between fixing the set and writing it.
         with ws.ledger.transaction():
             state = ws.decisions.finalize(
@@ -144,6 +153,7 @@ def finalize(
         }
         ws.archive.add_event(Event(at, "finalize", body))
         ws._keep_report_record(done)
+    done.edited_drafts = edited  # written from the template: their hand edits are not in it
     return add_pdf(done)
 
 

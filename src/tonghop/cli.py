@@ -251,7 +251,9 @@ def process(context: CliContext) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"Đã tiếp nhận {len(results)} tệp")
+    counted = sum(r.submission.counted for r in results)
+    # «Đã tiếp nhận» is what counts everywhere else: the title says what came in.
+    table = Table(title=f"Đã nhận {len(results)} tệp, tiếp nhận {counted}")
     for column in ("Mã", "Tệp", "Chi bộ", "Kỳ", "Kết quả", "Lỗi", "Cảnh báo"):
         table.add_column(column)
     for r in results:

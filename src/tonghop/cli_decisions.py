@@ -168,6 +168,13 @@ def finalize(
         "Báo cáo đến sau sẽ được nhận và phản hồi nhưng chưa tính, cho đến khi mở lại kỳ."
     )
     click.echo(f"Báo cáo chính thức: {done.report}")
+    for draft in done.edited_drafts:
+        click.secho(
+            f"Lưu ý: bản dự thảo {draft.name} đã được sửa tay; báo cáo chính thức được viết "
+            "lại từ mẫu nên KHÔNG có các chỗ sửa đó. Hãy chép các chỗ sửa sang bản chính thức "
+            "trước khi in và trình ký.",
+            fg="yellow",
+        )
     if done.pdf:
         click.echo(f"Bản PDF: {done.pdf}")
     elif done.pdf_problem:

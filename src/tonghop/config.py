@@ -213,11 +213,12 @@ def _load_branches(raw: Any, text: str, file_name: str) -> tuple[Branch, ...]:
     for number, item in enumerate(raw, start=1):
         section = TomlTable(item, "branches", text, file_name, occurrence=number)
         section.reject_unknown(BRANCH_KEYS)
-        code = normalize_code(section.text_value("code"))
+        typed = section.text_value("code")
+        code = normalize_code(typed)
         if not re.fullmatch(r"[A-Z0-9Đ_.-]{1,20}", code):
             raise section.fail(
                 "code",
-                f"chi bộ thứ {number}: mã «{code}» chỉ được gồm chữ cái không dấu, chữ số, "
+                f"chi bộ thứ {number}: mã «{typed}» chỉ được gồm chữ cái không dấu, chữ số, "
                 "gạch ngang hoặc gạch dưới (tối đa 20 ký tự).",
             )
         if code in seen:

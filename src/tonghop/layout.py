@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tonghop.config import CONFIG_NAME, FORM_NAME, Branch, Config, load_config
-from tonghop.errors import ConfigError, TonghopError
+from tonghop.errors import ConfigError, UsageError
 from tonghop.periods import Period
 
 __all__ = ["DEFAULTS", "NEW_CONFIG", "Layout", "create_workspace"]
@@ -125,7 +125,10 @@ def create_workspace(folder: str | os.PathLike[str], *, source: Layout | None = 
     templates and the neutral tonghop-moi.toml, never the seed committee's own people."""
     layout = Layout(Path(folder).resolve())
     if layout.config_path.exists():
-        raise TonghopError(f"Thư mục {layout.home} đã có tonghop.toml; không ghi đè.")
+        raise UsageError(
+            f"Thư mục {layout.home} đã có tonghop.toml; không ghi đè. Hãy chọn một thư mục "
+            "khác (chưa có), hoặc dùng thư mục làm việc này như đang có."
+        )
     if source is not None:
         return layout.create(source)
     return layout.create(Layout(DEFAULTS), config_text=NEW_CONFIG.read_text(encoding="utf-8"))

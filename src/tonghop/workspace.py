@@ -64,17 +64,30 @@ def open_workspace(
     layout = Layout.locate(home)
     config = layout.load_config()
     form = load_form(layout.form_path)
-    check_config_against_form(config, form)
+    check_config_against_form(config, form, layout.config_path)
     return Workspace(layout, config, form, clock=clock or local_now, user=user)
 
 
-def check_config_against_form(config: Config, form: FormSpec) -> None:
+def check_config_against_form(
+    config: Config, form: FormSpec, config_path: Path | None = None
+) -> None:
     """What tonghop.toml names from the form (targets) must exist in the form."""
+    import difflib
+
+    from tonghop.tomlfile import key_line
+
     known = set(form.fields) | {d.id for d in form.derived}
     for key in config.targets:
         if key not in known:
+            line = None
+            if config_path is not None and config_path.is_file():
+                line = key_line(config_path.read_text(encoding="utf-8-sig"), "targets", key)
+            where = f", dòng {line}" if line else ""
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" Có phải «{near[0]}»?" if near else ""
             raise ConfigError(
-                f"Tệp tonghop.toml, mục [targets]: «{key}» không phải mã trường của biểu mẫu."
+                f"Tệp tonghop.toml, mục [targets]{where}: «{key}» không phải mã trường của "
+                f"biểu mẫu.{hint}"
             )
 
 

@@ -99,6 +99,8 @@ def render_receipt(config: Config, form: FormSpec, sub: Submission) -> str:
     deadline = deadline_of(config, period)
     days_late = (sub.received_at.date() - deadline).days
     branch = config.branch(sub.branch_code)
+    counted = sub.outcome == Outcome.ACCEPTED
+    accepted_because = next((d.reason for d in reversed(sub.decisions) if d.kind == "accept"), None)
     html = _template().render(
         committee=config.committee,
         branch_name=chi_bo(branch.name if branch else sub.branch_code),
@@ -106,11 +108,14 @@ def render_receipt(config: Config, form: FormSpec, sub: Submission) -> str:
         period=period,
         sub=sub,
         ref=sub.ref,
-        counted=sub.outcome == Outcome.ACCEPTED,
+        counted=counted,
         deadline=deadline,
         days_late=max(days_late, 0),
         figures=key_figures(form, period, sub.values or {}),
         warnings=[p for p in sub.problems if not p.is_error],
+        # a rejected return the secretary counted (tonghop accept): its errors, and why
+        accepted_errors=[p for p in sub.problems if p.is_error] if counted else [],
+        accepted_because=accepted_because,
         feedback_name=Path(sub.feedback).name if sub.feedback else None,
     )
     return unicodedata.normalize("NFC", html)

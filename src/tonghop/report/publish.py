@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tonghop.config import Config
@@ -43,6 +43,7 @@ class Published:
     kept_edited: Path | None = None  # an edited report left in place: ``report`` is beside it
     record: ReportRecord | None = None
     pending: Path | None = None  # written, not yet renamed to ``report`` (``place=False``)
+    edited_drafts: list[Path] = field(default_factory=list)  # finalize: drafts edited by hand
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
