@@ -373,3 +373,23 @@ def test_a_file_naming_no_period_refreshes_every_status_page(run, workspace, clo
     for code in (P, "2024-Q3"):
         page = (workspace.outbox / code / STATUS_NAME).read_text(encoding="utf-8")
         assert "anh-chup.xlsx" in page, code
+
+
+def test_the_secretarys_own_pdf_of_an_edited_draft_is_kept(run, workspace, clock, make_return):
+    import os
+
+    make_return("LT1", P)
+    take(run, clock)
+    assert run("report", "--period", P, "--no-pdf").exit_code == 0
+    draft = workspace.outbox / P / f"bao-cao-{P}.docx"
+    doc = Document(str(draft))
+    doc.add_paragraph("Sửa tay.")
+    doc.save(str(draft))
+    exported = draft.with_suffix(".pdf")  # "Save as PDF" from Word, after the edit
+    exported.write_bytes(b"%PDF-1.4 the secretary's export")
+    later = draft.stat().st_mtime_ns + 1_000_000_000
+    os.utime(exported, ns=(later, later))
+    make_return("LT2", P)
+    take(run, clock)
+    assert run("report", "--period", P, "--no-pdf").exit_code == 0
+    assert exported.read_bytes() == b"%PDF-1.4 the secretary's export"

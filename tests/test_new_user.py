@@ -321,10 +321,6 @@ def test_status_says_draft_once(run: Run, forms: Path) -> None:
     assert "Lưu ý: Dự thảo" not in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the desk shows a return's «Ngày lập biểu» as 2026-10-05, not 05/10/2026",
-)
 def test_desk_shows_a_date_field_the_vietnamese_way(
     run: Run, forms: Path, home: Path, clock: FakeClock
 ) -> None:
@@ -340,11 +336,6 @@ def test_desk_shows_a_date_field_the_vietnamese_way(
     assert "05/10/2026" in html and "2026-10-05" not in html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the desk's file picker offers .xls and .ods, which the intake always sends back "
-    "(«Hãy ... lưu ... .xlsx»)",
-)
 def test_desk_picker_offers_only_what_the_intake_reads(
     forms: Path, home: Path, clock: FakeClock
 ) -> None:
@@ -357,11 +348,6 @@ def test_desk_picker_offers_only_what_the_intake_reads(
     assert ".ods" not in accept.group(1) and ".xls," not in accept.group(1) + ","
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an edited draft keeps its old PDF beside it (the figures before the later returns, "
-    "without the edit) while every other stale PDF is removed",
-)
 def test_no_stale_pdf_beside_a_kept_edited_draft(run: Run, forms: Path, home: Path) -> None:
     needs_soffice()
     drop(forms, home, "THON1")
@@ -379,12 +365,6 @@ def test_no_stale_pdf_beside_a_kept_edited_draft(run: Run, forms: Path, home: Pa
     assert not (folder / f"bao-cao-{PERIOD}.pdf").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a finalized period's desk page still offers «Lập lại dự thảo», and the refusal it "
-    "leads to tells the secretary to type «tonghop reopen --period ...» on a page that promises "
-    "no commands",
-)
 def test_desk_offers_no_draft_rebuild_on_a_finalized_period(
     run: Run, forms: Path, home: Path, clock: FakeClock
 ) -> None:

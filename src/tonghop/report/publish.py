@@ -155,6 +155,8 @@ def publish(
             pdf_problem = str(exc)
     if pdf_path is None and place:
         pdf_problem = _drop_stale_pdf(report) or pdf_problem
+    if target.kept_edited is not None:
+        pdf_problem = _drop_pdf_older_than_edit(target.kept_edited) or pdf_problem
     return Published(
         period,
         report,
@@ -182,6 +184,19 @@ def add_pdf(done: Published) -> Published:
     except ReportError as exc:
         done.pdf_problem = str(exc)
     return done
+
+
+def _drop_pdf_older_than_edit(edited: Path) -> str | None:
+    """The PDF beside a draft the secretary edited, made before the edit, shows neither the
+    edit nor the later returns: it goes. One made after the edit (the secretary's own export
+    from Word) stays."""
+    stale = edited.with_suffix(".pdf")
+    try:
+        if stale.stat().st_mtime_ns >= edited.stat().st_mtime_ns:
+            return None
+    except OSError:
+        return None
+    return _drop_stale_pdf(edited)
 
 
 def _drop_stale_pdf(report: Path) -> str | None:

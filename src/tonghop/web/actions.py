@@ -11,7 +11,7 @@ from typing import Literal
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from tonghop.errors import TonghopError
+from tonghop.errors import TonghopError, UsageError
 from tonghop.office import find_soffice
 from tonghop.periods import Period, parse_date
 from tonghop.web._desk import not_found, period_or_404, submission_or_404, workspace
@@ -164,6 +164,11 @@ def period_action(code: str, name: str) -> ResponseReturnValue:
             ws.reopen(period, reason)
             return f"Đã mở lại kỳ {period.label}; báo cáo đã được lập lại (dự thảo)."
         if name == "lap-lai":
+            if ws.period_state(period).final:
+                raise UsageError(
+                    f"Kỳ {period.label} đã chốt số liệu: báo cáo chính thức đã viết và không "
+                    "viết lại. Muốn lập lại bản dự thảo, hãy mở lại kỳ (nút «Mở lại kỳ» trên trang này)."
+                )
             done = ws.publish(period, pdf=find_soffice() is not None)
             report = done.report.name if done.report else ""
             return f"Đã lập lại bản dự thảo {period.label}: {report}."
@@ -179,4 +184,10 @@ def _finalize(period: Period) -> str:
     report_date = parse_date(typed_date) if typed_date else None
     done = workspace().finalize(period, number=number, report_date=report_date)
     report = done.report.name if done.report else ""
-    return f"Đã chốt số liệu {period.label}; báo cáo chính thức: {report}."
+    message = f"Đã chốt số liệu {period.label}; báo cáo chính thức: {report}."
+    for draft in done.edited_drafts:
+        message += (
+            f" Lưu ý: bản dự thảo {draft.name} đã được sửa tay; báo cáo chính thức được viết lại"
+            " từ mẫu nên không có các chỗ sửa đó: hãy chép sang trước khi in và trình ký."
+        )
+    return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from tonghop.decisions import Decision, PeriodState
 from tonghop.errors import TonghopError
+from tonghop.form import Field, FieldType
 from tonghop.ledger import Submission
 from tonghop.periods import Period
 from tonghop.report.drafts import Reports
@@ -227,6 +229,16 @@ class ValueLine:
     cell: str | None
 
 
+def _shown(fld: Field, value: Any) -> Any:
+    """A date field the Vietnamese way (05/10/2026): the ledger keeps it as ISO text."""
+    if fld.type == FieldType.DATE and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    return value
+
+
 def _values_shown(ws: Workspace, sub: Submission) -> list[tuple[str, list[ValueLine]]]:
     """The values as read, by the form's sections, with the cell of any problem on them."""
     if not sub.values:
@@ -235,7 +247,7 @@ def _values_shown(ws: Workspace, sub: Submission) -> list[tuple[str, list[ValueL
     shown = []
     for section in ws.form.sections:
         lines = [
-            ValueLine(fld.label, sub.values[fld.id], fld.unit, cells.get(fld.id))
+            ValueLine(fld.label, _shown(fld, sub.values[fld.id]), fld.unit, cells.get(fld.id))
             for fld in section.fields
             if fld.id in sub.values
         ]
