@@ -735,3 +735,21 @@ def test_real_file_with_a_number_that_reads_two_ways(tmp_path: Path) -> None:
     assert problem.level == Level.WARNING
     assert problem.cell == book.names["funds_mobilized"].ref
     assert problem.message.startswith(f"Ô {problem.cell} ghi «450,000»: đã hiểu là 450 ")
+
+
+@pytest.mark.parametrize(("typed", "warned"), [("2024-Q3", False), ("2024-Q2", True)])
+def test_a_period_cell_typed_over_with_another_period_is_warned(
+    tmp_path: Path, config, form, make_return, typed: str, warned: bool
+) -> None:
+    path = make_return("LT1", "2024-Q3", folder=tmp_path)
+    book = openpyxl.load_workbook(path)
+    sheet, ref = next(iter(book.defined_names["period"].destinations))
+    book[sheet][ref.replace("$", "")] = typed
+    book.save(path)
+    result = check_workbook(read_workbook(path), form, config, today=dt.date(2024, 10, 5))
+    assert result.period == Period.parse(typed)
+    notes = [p for p in result.problems if "được lập cho quý III năm 2024" in p.message]
+    assert bool(notes) == warned, result.problems
+    if warned:
+        assert notes[0].level == Level.WARNING and notes[0].field_id == "period"
+        assert notes[0].cell == ref.replace("$", "")

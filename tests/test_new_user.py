@@ -194,11 +194,6 @@ def test_term_to_date_caveat_names_an_earlier_incomplete_period(
     assert all("quý II năm 2026" in p for p in term), term
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a return made from the 2026-Q3 form whose period cell says 2026-Q2 is taken for "
-    "2026-Q2 without a word; `check` says «Hợp lệ.»",
-)
 def test_a_period_cell_that_disagrees_with_its_form_is_flagged(
     run: Run, forms: Path, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from tonghop.config import Branch, Config
 from tonghop.errors import ConfigError
-from tonghop.form import IDENTITY_FIELDS, Field, FieldType, FormSpec
+from tonghop.form import FORM_PERIOD_NAME, IDENTITY_FIELDS, Field, FieldType, FormSpec
 from tonghop.periods import Period
 
 __all__ = [
@@ -52,6 +52,7 @@ INSTRUCTION = (
 )
 VALUE_COLUMN = "C"
 ID_COLUMN = "A"
+MADE_FOR_COLUMN = "F"
 # Widths in characters of the default font, which _use_default_font sets to Times New Roman.
 COLUMN_WIDTHS = {"A": 14, "B": 53, "C": 17, "D": 10}
 NARRATIVE_ROW_HEIGHT = 90
@@ -139,6 +140,12 @@ def write_blank_form(
     ws.sheet_view.showGridLines = False
 
     row = _write_header(ws, form, config, branch, period)
+    # Hidden, outside the form's columns (column A holds field ids only): the period the
+    # form was made for.
+    ws[f"{MADE_FOR_COLUMN}1"] = period.code
+    ws.column_dimensions[MADE_FOR_COLUMN].hidden = True
+    ref = f"{quote_sheetname(ws.title)}!${MADE_FOR_COLUMN}$1"
+    wb.defined_names[FORM_PERIOD_NAME] = DefinedName(FORM_PERIOD_NAME, attr_text=ref)
     blocks: list[tuple[int, int]] = []
     for section in form.sections:
         section_fields = [f for f in section.fields if f.id in asked]

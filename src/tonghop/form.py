@@ -51,6 +51,9 @@ class Total(StrEnum):
 
 
 IDENTITY_FIELDS = ("branch_code", "period")
+# The defined name of a hidden cell of each blank form holding the period it was made for: a
+# period cell typed over with another period is then noticed (tonghop.intake.checks).
+FORM_PERIOD_NAME = "form_period"
 # Names a rule may use besides field ids.
 RULE_CONTEXT_NAMES = frozenset({"previous", "period_kind"})
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")

@@ -9,7 +9,7 @@ from typing import Any
 
 from tonghop.config import Config, normalize_code
 from tonghop.errors import PeriodError, ValueProblem
-from tonghop.form import IDENTITY_FIELDS, Field, FormSpec, Rule
+from tonghop.form import FORM_PERIOD_NAME, IDENTITY_FIELDS, Field, FormSpec, Rule
 from tonghop.intake.reader import Cell, Unreadable, Workbook, read_workbook
 from tonghop.intake.values import coerce, reading_warning
 from tonghop.periods import Period
@@ -105,6 +105,7 @@ def check_content(
         return result
 
     _check_identity(result, located, form, config, today)
+    _check_form_period(result, workbook, form, located.get("period"))
     kind = result.period.kind if result.period else None
 
     for fid, fld in form.fields.items():
@@ -123,6 +124,33 @@ def check_content(
         _run_rules(result, form, None, uses_previous=False)
     result.problems.sort(key=_reading_order)
     return result
+
+
+def _check_form_period(
+    result: CheckResult, workbook: Workbook, form: FormSpec, cell: Cell | None
+) -> None:
+    """A warning when the period cell names another period than the one the form was made
+    for (a Q3 form with «2026-Q2» typed in): it is taken for the period it says, but the
+    branch and the office should know."""
+    made = workbook.names.get(FORM_PERIOD_NAME)
+    if made is None or result.period is None or not isinstance(made.value, str):
+        return
+    try:
+        made_for = Period.parse(made.value)
+    except PeriodError:
+        return
+    if made_for == result.period:
+        return
+    result.problems.append(
+        _problem(
+            Level.WARNING,
+            f"Biểu mẫu này được lập cho {made_for.label} nhưng ô Kỳ báo cáo ghi "
+            f"{result.period.label}; báo cáo được tính cho {result.period.label}. Nếu đây là "
+            f"báo cáo {made_for.label}, hãy sửa ô Kỳ báo cáo thành {made_for.code} rồi gửi lại.",
+            form.fields.get("period"),
+            cell,
+        )
+    )
 
 
 def _reading_order(problem: Problem) -> tuple[int, int, str]:
