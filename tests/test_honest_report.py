@@ -112,7 +112,7 @@ def test_partial_report_is_a_draft_that_says_whose_figures_it_holds(partial):
     # the branch sent back is not "chưa nộp"
     assert "- Còn 1 chi bộ chưa nộp báo cáo 6 tháng đầu năm 2025: Công an" in joined
     assert "Quân sự (chưa nộp" not in joined and "chưa nộp báo cáo (Quân sự" not in joined
-    assert "Các chi bộ đã nộp nhưng báo cáo bị trả lại để sửa: Quân sự (trả lại để sửa)." in text
+    assert "Các chi bộ đã nộp nhưng báo cáo bị trả lại để sửa: Quân sự." in text
     assert "Các chi bộ chưa nộp báo cáo: Công an." in text
 
 

@@ -157,11 +157,6 @@ def test_the_edited_draft_survives_a_later_return(run: Run, forms: Path, home: P
 # --- defects -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the term-to-date sentences of bao-cao.docx say «toàn Đảng bộ» with 2/8 branches, "
-    "although the guide says no sentence does for incomplete figures",
-)
 def test_no_sentence_says_whole_party_when_branches_are_missing(
     run: Run, forms: Path, home: Path
 ) -> None:
@@ -227,11 +222,6 @@ def test_process_does_not_call_a_returned_file_accepted(run: Run, forms: Path, h
     assert "Đã tiếp nhận 1 tệp" not in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`status` lists a valid return held after finalize under «Đã nộp nhưng trả lại để "
-    "sửa» and counts it there, though the branch has nothing to fix",
-)
 def test_status_does_not_list_a_held_return_as_sent_back(run: Run, forms: Path, home: Path) -> None:
     drop(forms, home, "THON1")
     assert run("process").exit_code == 0
@@ -250,11 +240,6 @@ def test_history_of_a_branch_code_typed_in_lower_case(run: Run, forms: Path, hom
     assert "THON2" in result.output, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the instructions at the top of templates/form.toml, which the guide sends the "
-    "secretary to, are in English",
-)
 def test_form_toml_instructions_are_vietnamese(home: Path) -> None:
     lines = (home / "templates" / "form.toml").read_text(encoding="utf-8").splitlines()
     header = []
@@ -304,11 +289,6 @@ def test_receipt_of_an_accepted_return_names_the_accepted_error(
     assert "Không có cảnh báo" not in page or "Chấp nhận dù có lỗi" in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`status` repeats the period state: a header «— Dự thảo» then «Lưu ý: Dự thảo "
-    "(chưa chốt số liệu)»",
-)
 def test_status_says_draft_once(run: Run, forms: Path) -> None:
     result = run("status", "--period", PERIOD)
     assert result.exit_code == 0, result.output
@@ -378,11 +358,6 @@ def test_desk_offers_no_draft_rebuild_on_a_finalized_period(
     assert "Lập lại dự thảo" not in client.get(f"/ky/{PERIOD}").get_data(as_text=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after the deadline `status` says «nộp muộn 8» when no branch has sent anything: "
-    "branches that sent nothing are counted as submitted late (and returned late ones are not)",
-)
 def test_branches_that_sent_nothing_are_not_counted_as_submitted_late(
     run: Run, forms: Path, clock: FakeClock
 ) -> None:
@@ -393,11 +368,6 @@ def test_branches_that_sent_nothing_are_not_counted_as_submitted_late(
     assert "nộp muộn 0" in result.output, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the appendix line «Các chi bộ đã nộp nhưng báo cáo bị trả lại để sửa: Thôn 2 (trả lại "
-    "để sửa), Thôn 3 (trả lại để sửa)» repeats its own heading after every name",
-)
 def test_appendix_does_not_repeat_the_returned_label_after_each_name(
     run: Run, forms: Path, home: Path
 ) -> None:

@@ -523,7 +523,7 @@ PARTIAL_PHRASES = [
     "đảng viên của các chi bộ này",
     "Cuối kỳ, theo báo cáo của 11/12 chi bộ, đảng viên nữ",
     "Lũy kế từ đầu nhiệm kỳ đến nay (chưa gồm số liệu 6 tháng đầu năm 2024 của 1 chi bộ chưa "
-    "được tiếp nhận báo cáo), toàn Đảng bộ đã kết nạp được 60 đồng chí, đạt 100% chỉ tiêu",
+    "được tiếp nhận báo cáo), các chi bộ đã kết nạp được 60 đồng chí, đạt 100% chỉ tiêu",
     "Số liệu trong báo cáo này là của 11/12 chi bộ đã được tiếp nhận báo cáo; chưa có số liệu "
     "của 1 chi bộ chưa nộp báo cáo (Trường Tiểu học Tân Lộc 1).",
     "Đã tiếp nhận báo cáo: 11/12 chi bộ (Khu vực Lân Thạnh 1, Khu vực Lân Thạnh 2,",
@@ -570,7 +570,7 @@ def test_no_partial_figure_passes_for_the_whole_organisation(doc):
     assert len(with_figures) >= 10
     for text in with_figures:
         assert any(q in text.lower() for q in QUALIFIERS), text
-        assert "toàn Đảng bộ có" not in text and "100% cán bộ" not in text
+        assert "toàn Đảng bộ" not in text and "100% cán bộ" not in text
     assert "Tổng cộng" in full_text(doc)
 
 
@@ -609,9 +609,20 @@ def test_returned_branches_are_not_listed_as_missing(tmp_path):
         "- Có 1 chi bộ đã nộp nhưng báo cáo bị trả lại để sửa, chưa được tính vào số liệu: "
         "Trường Tiểu học Tân Lộc 1." in text
     )
+    # the line's heading says «trả lại để sửa»: not repeated after the name
+    assert "Các chi bộ đã nộp nhưng báo cáo bị trả lại để sửa: Trường Tiểu học Tân Lộc 1." in texts(
+        document
+    )
+
+
+def test_appendix_names_what_else_became_of_a_returned_branch(tmp_path):
+    """A branch in the returned group for another reason than a sent-back file keeps it."""
+    context = sample_context()
+    school = context["missing"][0] | {"group": "returned", "outcome": "Đã loại khỏi số liệu"}
+    document = render(tmp_path, missing=[], returned=[school], not_counted=[school])
     assert (
         "Các chi bộ đã nộp nhưng báo cáo bị trả lại để sửa: Trường Tiểu học Tân Lộc 1 "
-        "(trả lại để sửa)." in texts(document)
+        "(đã loại khỏi số liệu)." in texts(document)
     )
 
 

@@ -207,10 +207,12 @@ class Reports:
 def describe_state(
     status: PeriodStatus, state: PeriodState, ledger: Ledger, layout: Layout
 ) -> None:
-    """Put on ``status`` what a reader must know: draft or final, the edited drafts kept,
-    the returns held since the period was finalized."""
+    """Put on ``status`` what a reader must know: draft or final (``status.final``, which
+    every view shows as its state; a final period's note adds when and by whom), the edited
+    drafts kept, the returns held since the period was finalized."""
     status.final = state.final
-    status.notes.append(state.describe())
+    if state.final:
+        status.notes.append(state.describe())
     reports = Reports(ledger, layout)
     latest = reports.last(status.period, final=False)
     for path in reports.edited_drafts(status.period):

@@ -8,6 +8,14 @@ Every expected branch falls in one of three groups (issue 9, item 5):
   label says which);
 - ``missing``  («Chưa nộp»): nothing received for the period.
 
+A branch whose only acceptable return arrived after the period was finalized (outcome ``held``)
+is in none of them: it has nothing to fix and is not counted, so it is listed apart
+(«Đã nhận sau khi chốt, chưa tính»), like the files nobody can place.
+
+«Nộp muộn» counts branches whose file shown (the counted one, else the latest) was received
+after the deadline; a branch that has sent nothing is «Chưa nộp», marked «Quá hạn» once the
+deadline has passed, and is not counted as late.
+
 Files that cannot be placed are listed beside them with their answer: files of the period that
 name no branch of the configuration, and files with no period at all (unreadable, or the
 period cell empty). A file without a period cannot be put under one page, so it is shown on the
@@ -44,6 +52,7 @@ GROUP_LABELS = {
     Group.RETURNED: "Đã nộp nhưng trả lại để sửa",
     Group.MISSING: "Chưa nộp",
 }
+HELD_LABEL = "Đã nhận sau khi chốt, chưa tính"
 
 
 @dataclass
@@ -54,7 +63,8 @@ class BranchStatus:
     outcome: str | None = None  # outcome of the latest file, or "accepted" when one counts
     outcome_label: str = "Chưa nộp"
     received_at: dt.datetime | None = None
-    on_time: bool | None = None
+    on_time: bool | None = None  # of the file shown; None when nothing was received
+    overdue: bool = False  # nothing received and the deadline has passed
     versions: int = 0
     errors: int = 0
     warnings: int = 0
@@ -67,15 +77,23 @@ class BranchStatus:
         return self.outcome == Outcome.ACCEPTED
 
     @property
-    def group(self) -> Group:
+    def held(self) -> bool:
+        """Its file shown is a return held since the period was finalized: nothing to fix."""
+        return self.outcome == Outcome.HELD
+
+    @property
+    def group(self) -> Group | None:
+        """Its group, or None for a held return (listed apart, see the module's docstring)."""
         if self.counted:
             return Group.COUNTED
+        if self.held:
+            return None
         return Group.RETURNED if self.received else Group.MISSING
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["received_at"] = self.received_at.isoformat() if self.received_at else None
-        data["group"] = self.group.value
+        data["group"] = self.group.value if self.group else "held"
         return data
 
 
@@ -132,8 +150,19 @@ class PeriodStatus:
         return self.in_group(Group.MISSING)
 
     @property
+    def held(self) -> list[BranchStatus]:
+        """The branches whose return arrived after finalizing («Đã nhận sau khi chốt»)."""
+        return [b for b in self.branches if b.held]
+
+    @property
     def late(self) -> int:
-        return sum(b.on_time is False for b in self.branches)
+        """Branches whose file shown arrived after the deadline (not those that sent none)."""
+        return sum(b.received and b.on_time is False for b in self.branches)
+
+    @property
+    def overdue(self) -> int:
+        """Branches that have sent nothing although the deadline has passed."""
+        return sum(b.overdue for b in self.branches)
 
     @property
     def returned(self) -> int:
@@ -153,6 +182,8 @@ class PeriodStatus:
             "returned": self.returned,
             "missing": len(self.missing),
             "late": self.late,
+            "overdue": self.overdue,
+            "held": [b.code for b in self.held],
             "groups": {g.value: [b.code for b in rows] for g, _, rows in self.groups},
             "branches": [b.to_dict() for b in self.branches],
             "unplaced": [f.to_dict() for f in self.unplaced],
@@ -237,9 +268,9 @@ def period_status(config: Config, ledger: Ledger, period: Period, now: dt.dateti
             row.problems = [p.describe() for p in shown.problems]
             row.feedback = shown.feedback
             row.ref = _ref(shown)
-            row.on_time = shown.received_at.date() <= deadline if counted else None
-        elif now.date() > deadline:
-            row.on_time = False
+            row.on_time = shown.received_at.date() <= deadline
+        else:
+            row.overdue = now.date() > deadline
         rows.append(row)
     return PeriodStatus(
         period=period,
@@ -270,8 +301,16 @@ def render_status_html(status: PeriodStatus, committee_name: str) -> str:
     return template.render(
         status=status,
         committee=committee_name,
+        held_label=HELD_LABEL,
         link=link,
     )
+
+
+def timeliness(branch: BranchStatus) -> str:
+    """«Đúng hạn» / «Muộn» for the file shown, «Quá hạn» when nothing came by the deadline."""
+    if branch.on_time is not None:
+        return "Đúng hạn" if branch.on_time else "Muộn"
+    return "Quá hạn" if branch.overdue else ""
 
 
 def print_status(state: PeriodStatus, console: Console) -> None:
@@ -285,28 +324,29 @@ def print_status(state: PeriodStatus, console: Console) -> None:
         f"— {state.state_label}",
         style="bold",
     )
+    held = f"; {HELD_LABEL.lower()} {len(state.held)}" if state.held else ""
     console.print(
         "; ".join(f"{label} {len(rows)}/{expected}" for _, label, rows in state.groups)
-        + f"; nộp muộn {state.late}; tệp chưa xác định {len(state.unplaced)}."
+        + f"{held}; nộp muộn {state.late}; tệp chưa xác định {len(state.unplaced)}."
     )
     for note in state.notes:
         console.print(f"Lưu ý: {note}", style="yellow")
-    for group, label, rows in state.groups:
+    tables = [
+        (str(g), f"{label} ({len(rows)}/{expected} chi bộ)", rows)
+        for g, label, rows in state.groups
+    ]
+    tables.append(("held", f"{HELD_LABEL} ({len(state.held)})", state.held))
+    for group, title, rows in tables:
         if not rows:
             continue
-        table = Table(title=f"{label} ({len(rows)}/{expected} chi bộ)", title_justify="left")
+        table = Table(title=title, title_justify="left")
         columns = ["Mã", "Chi bộ", "Tình trạng", "Đúng hạn"]
         if group != "missing":
             columns += ["Mã tệp", "Thời điểm", "Lần gửi", "Vấn đề"]
         for column in columns:
             table.add_column(column)
         for b in rows:
-            cells = [
-                b.code,
-                b.name,
-                b.outcome_label,
-                {True: "Đúng hạn", False: "Muộn", None: ""}[b.on_time],
-            ]
+            cells = [b.code, b.name, b.outcome_label, timeliness(b)]
             if group != "missing":
                 cells += [
                     b.ref or "",
