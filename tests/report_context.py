@@ -258,6 +258,8 @@ def _base() -> dict[str, Any]:
         "missing": missing,
         "not_counted": missing,
         "complete": False,
+        "term_gaps": [],
+        "term_complete": False,
         "cumulative": True,
         "reported_count": sum(1 for b in branches if b["reported"]),
         "expected_count": len(branches),

@@ -149,3 +149,18 @@ def test_term_beyond_the_period_only_with_earlier_returns(form, config):
 def test_targets_carry_the_fields_unit(form, config):
     agg = aggregate(form, config, [counted("LT1", "2024-H1")], Period.parse("2024-H1"))
     assert agg.targets["admitted"]["unit"] == form.fields["admitted"].unit == "đồng chí"
+
+
+def test_term_gaps_name_the_earlier_periods_some_branches_are_missing_from(form, config):
+    from tonghop.report.aggregate import Counted, aggregate
+
+    q2, q3 = Period.parse("2024-Q2"), Period.parse("2024-Q3")
+    codes = [b.code for b in config.branches]
+    returns = [Counted(codes[0], q2, {}, dt.datetime(2024, 7, 5), 1)]
+    returns += [Counted(c, q3, {}, dt.datetime(2024, 10, 5), n + 2) for n, c in enumerate(codes)]
+    agg = aggregate(form, config, returns, q3)
+    assert agg.term_gaps == [(q2, len(codes) - 1)]
+    every = returns + [
+        Counted(c, q2, {}, dt.datetime(2024, 7, 6), 99 + n) for n, c in enumerate(codes[1:])
+    ]
+    assert aggregate(form, config, every, q3).term_gaps == []

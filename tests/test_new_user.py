@@ -170,11 +170,6 @@ def test_no_sentence_says_whole_party_when_branches_are_missing(
     assert [p for p in text if "toàn Đảng bộ" in p] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the term-to-date caveat names only this period's missing branches; an earlier "
-    "quarter with 1/8 returns is summed as if complete",
-)
 def test_term_to_date_caveat_names_an_earlier_incomplete_period(
     run: Run, forms: Path, home: Path
 ) -> None:

@@ -230,6 +230,9 @@ class Aggregate:
     # The term's figures hold returns from before the period: only then does a report say
     # "Lũy kế từ đầu nhiệm kỳ" (in a term's first period they are the period's own figures).
     term_beyond_period: bool = False
+    # Earlier periods of the term that some branches reported and others did not, with how
+    # many did not: the term's figures leave those out, and the report says so.
+    term_gaps: list[tuple[Period, int]] = field(default_factory=list)
 
     @property
     def reported(self) -> list[BranchFigures]:
@@ -287,4 +290,17 @@ def aggregate(form: FormSpec, config: Config, returns: list[Counted], period: Pe
         share,
         comparable=comparable,
         term_beyond_period=term_beyond_period,
+        term_gaps=term_gaps(term_rows, period),
     )
+
+
+def term_gaps(term_rows: list[BranchFigures], period: Period) -> list[tuple[Period, int]]:
+    """The periods before ``period`` that the term's figures hold for some branches but not
+    for all, each with the number of branches without it, in order."""
+    earlier = {r.period for row in term_rows for r in row.returns if r.period.start < period.start}
+    gaps = []
+    for gap in sorted(earlier, key=lambda p: (p.start, p.end)):
+        covered = sum(any(r.period.overlaps(gap) for r in row.returns) for row in term_rows)
+        if covered < len(term_rows):
+            gaps.append((gap, len(term_rows) - covered))
+    return gaps

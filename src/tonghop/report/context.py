@@ -160,6 +160,10 @@ def report_context(
         "missing": missing,
         "not_counted": returned + missing,
         "complete": not returned and not missing,
+        # the term's figures: earlier periods some branches are missing from, and whether
+        # the term's totals are every branch's for every period
+        "term_gaps": [{"label": p.label, "missing": n} for p, n in aggregate.term_gaps],
+        "term_complete": not returned and not missing and not aggregate.term_gaps,
         "reported_count": len(counted),
         "expected_count": len(aggregate.rows),
         "narrative": _narrative(aggregate, form),
