@@ -112,7 +112,9 @@ def _done(message: str, back: str) -> ResponseReturnValue:
 
 
 def _run(action: Action, target: str, back: str, work: Callable[[str], str]) -> ResponseReturnValue:
-    if request.method == "GET":
+    # Only a POST acts: Flask answers HEAD with this view too, and CSRF checks no HEAD (a
+    # request any web page can make a browser send here, without a token).
+    if request.method != "POST":
         return _confirm(action, target, back)
     reason, problem = _reason(action)
     if problem:
