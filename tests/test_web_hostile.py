@@ -188,10 +188,6 @@ def _stamp(client: FlaskClient) -> str:
 # --- route parameters: traversal, odd and very long ids -----------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an id above 2**63-1 reaches SQLite (OverflowError): 500; fix: _desk.submission_or_404 answers 404 for an id SQLite cannot hold",
-)
 @pytest.mark.parametrize(
     "url",
     [
