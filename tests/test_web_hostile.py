@@ -262,10 +262,6 @@ def test_a_report_recorded_outside_the_period_is_not_served(
     assert client.get(f"/tep/{ref}/phan-hoi").status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a source name with CR/LF goes into Content-Disposition: ValueError, 500; fix: downloads.original drops control characters from download_name",
-)
 def test_an_original_whose_name_holds_a_newline_still_downloads(
     client: FlaskClient, desk_ws: Workspace, make_return: MakeReturn
 ) -> None:
@@ -381,11 +377,6 @@ def test_login_next_stays_on_the_desk(locked_desk: Flask, target: str) -> None:
     assert not urlsplit(read).netloc and not urlsplit(read).scheme, location
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="next= with CR/LF reaches the Location header: ValueError, 500; "
-    "fix: security._safe_next refuses control characters",
-)
 @pytest.mark.parametrize("target", ["/\r\nSet-Cookie: a=b", "/ky\x00", "/\x7f"])
 def test_login_next_with_control_characters_goes_home(locked_desk: Flask, target: str) -> None:
     client = locked_desk.test_client()

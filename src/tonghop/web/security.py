@@ -120,8 +120,11 @@ def logout() -> ResponseReturnValue:
 def _safe_next(target: str) -> str:
     """Only a path of this desk: never another site (``//evil``, ``https://...``)."""
     parts = urlsplit(target)
-    # Browsers read a backslash as a slash: "/\\evil" is "//evil", another site.
+    # Browsers read a backslash as a slash: "/\\evil" is "//evil", another site. No control
+    # character either: a header cannot hold a newline, and browsers drop tabs.
     if not target.startswith("/") or "\\" in target or target.startswith("//"):
+        return url_for("pages.index")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return url_for("pages.index")
     if parts.scheme or parts.netloc:
         return url_for("pages.index")
