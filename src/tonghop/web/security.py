@@ -8,6 +8,7 @@ SameSite=Strict; the password is checked against werkzeug's hash from tonghop.to
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -68,12 +69,20 @@ ERRORS = {
     ),
 }
 
+OTHER_HOST = (
+    "Bàn làm việc chỉ mở bằng địa chỉ của chính máy này, ví dụ http://127.0.0.1:8765 hoặc "
+    "http://localhost:8765 (như chương trình in ra khi khởi động). Nếu cần mở từ máy khác "
+    "trong mạng, hãy đặt mật khẩu bằng «tonghop web-password»."
+)
+
 auth = Blueprint("auth", __name__)
 _login_guard = threading.Lock()
 
 
 def install(app: Flask) -> None:
     app.register_blueprint(auth)
+    # First of all, before even the CSRF check reads the form.
+    app.before_request_funcs.setdefault(None, []).insert(0, _require_local_host)
     app.before_request(_require_password)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
@@ -83,6 +92,38 @@ def install(app: Flask) -> None:
 
 def password_required() -> bool:
     return bool(desk().password_hash)
+
+
+def is_local_name(host: str) -> bool:
+    """``host`` (a Host header, port included) is "localhost" or an address: a name no other
+    site can make its own."""
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:  # "[::1" and the like
+        return False
+    if name in ("localhost", "localhost."):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _require_local_host() -> ResponseReturnValue | None:
+    """Without a password, only a page asked for by this computer's names is served: a web
+    site whose own name it makes point at 127.0.0.1 (DNS rebinding) is, to the browser, the
+    desk's own origin, and could read every page and the CSRF token on it. With a password
+    (a desk opened to the network, maybe by the computer's name) the password guards."""
+    if password_required():
+        return None
+    try:
+        host = request.host
+    except ValueError:
+        host = ""
+    if is_local_name(host):
+        return None
+    return error_page(400, OTHER_HOST)
 
 
 def _require_password() -> ResponseReturnValue | None:
