@@ -139,10 +139,6 @@ def test_unknown_methods_get_a_vietnamese_405_and_change_nothing(
 # --- headers on every answer --------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Downloads keep send_file's \"no-cache, max-age=0\": a report or an original may be stored in the browser's cache; fix: security._headers sets no-store on every answer but static files",
-)
 def test_every_kind_of_answer_carries_the_security_headers(
     app: Flask, client: FlaskClient, desk_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
