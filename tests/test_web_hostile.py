@@ -472,10 +472,6 @@ def test_a_body_without_length_beyond_the_limit_is_refused(
 # --- uploads --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='device names, <>:"|?* and trailing dots or spaces are kept: on Windows the file is refused, renamed or becomes a device or a stream; fix: upload.inbox_name',
-)
 @pytest.mark.parametrize(
     "sent",
     [
