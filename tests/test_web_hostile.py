@@ -618,18 +618,24 @@ def test_hostile_names_reasons_and_problems_are_shown_as_text(
 # --- a damaged ledger, a config with placeholders -----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sqlite3.DatabaseError (and any TonghopError) from a view falls to the generic 500; fix: security.install handles TonghopError with its message, a DatabaseError through probe_ledger",
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_garbage, lambda path: path.write_bytes(b""), lambda path: path.unlink()],
+    ids=["garbage", "empty", "missing"],
 )
 def test_a_damaged_ledger_gets_a_vietnamese_page_saying_what_to_do(
-    workspace: Layout, make_return: MakeReturn, clock: FakeClock
+    workspace: Layout, make_return: MakeReturn, clock: FakeClock, damage: Any
 ) -> None:
     ws = fill_workspace(workspace, make_return, clock)
     ws.close()
     for suffix in ("-wal", "-shm"):
         Path(f"{workspace.ledger}{suffix}").unlink(missing_ok=True)
-    workspace.ledger.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    damage(workspace.ledger)
+    existed = workspace.ledger.exists()
     client = create_app(open_workspace(workspace.home, clock=clock)).test_client()
     for url in ["/", f"/ky/{PERIOD}", "/tep/1"]:
         answer = client.get(url)
@@ -637,6 +643,20 @@ def test_a_damaged_ledger_gets_a_vietnamese_page_saying_what_to_do(
         assert answer.status_code == 503, (url, answer.status_code)
         assert "verify --rebuild" in html, url
         assert "Traceback" not in html
+    assert workspace.ledger.exists() == existed  # no empty ledger made in its place
+
+
+def test_a_busy_ledger_says_so_in_vietnamese(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(*args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr("tonghop.web.pages.known_periods", busy)
+    answer = client.get("/")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 503
+    assert is_vietnamese(text_of(html)) and "database is locked" not in html
 
 
 def test_a_config_with_placeholders_says_which_before_forms_or_a_draft(tmp_path: Path) -> None:

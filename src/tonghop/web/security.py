@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -30,6 +31,13 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
+from tonghop.errors import (
+    ArchiveDamaged,
+    LedgerDamaged,
+    LockBusy,
+    StorageError,
+    TonghopError,
+)
 from tonghop.web._desk import desk
 
 log = logging.getLogger("tonghop.web")
@@ -62,6 +70,10 @@ ERRORS = {
         "Tệp gửi lên lớn hơn mức chương trình nhận. Một báo cáo của chi bộ chỉ vài chục KB: "
         "hãy kiểm tra lại có đúng tệp Excel báo cáo không.",
     ),
+    503: (
+        "Chưa làm được việc này",
+        "Sổ ghi nhận hoặc kho lưu trữ đang bận hay bị hỏng. Hãy thử lại sau ít phút.",
+    ),
     500: (
         "Lỗi của chương trình",
         "Chương trình gặp lỗi bất thường khi làm việc này. Chi tiết kỹ thuật đã được ghi vào "
@@ -87,6 +99,8 @@ def install(app: Flask) -> None:
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(TonghopError, _tonghop_error)
+    app.register_error_handler(sqlite3.Error, _sqlite_error)
     app.register_error_handler(Exception, _unexpected)
 
 
@@ -198,6 +212,36 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     if 300 <= code < 400:  # a redirect raised by routing (a missing trailing slash)
         return error
     return error_page(code)
+
+
+# The workspace's state, not the request, is at fault: the page can only say what to do.
+_UNAVAILABLE = (LockBusy, LedgerDamaged, ArchiveDamaged, StorageError)
+
+
+def _tonghop_error(error: TonghopError) -> ResponseReturnValue:
+    """An error the program explains (a damaged or busy ledger, a bad value): its message."""
+    log.warning("Trang làm việc, %s %s: %s", request.method, request.path, error.message)
+    return error_page(503 if isinstance(error, _UNAVAILABLE) else 400, error.message)
+
+
+def _sqlite_error(error: sqlite3.Error) -> ResponseReturnValue:
+    """SQLite's own error, as the commands would explain it: a disk that refuses writes, a
+    busy or a damaged ledger (probed as ``tonghop verify`` does)."""
+    from tonghop.integrity import probe_ledger, storage_error
+    from tonghop.ledger import ledger_damaged
+
+    layout = desk().layout
+    explained: TonghopError | None = storage_error(error, layout.archive)
+    if explained is None and isinstance(error, sqlite3.DatabaseError):
+        try:
+            reason = probe_ledger(layout.ledger, desk().workspace().archive)
+        except (sqlite3.Error, TonghopError, OSError):
+            reason = None
+        if reason is not None:
+            explained = ledger_damaged(layout.ledger, reason)
+    if explained is None:
+        return _unexpected(error)
+    return _tonghop_error(explained)
 
 
 def _unexpected(error: Exception) -> ResponseReturnValue:
