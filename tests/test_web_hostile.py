@@ -4,10 +4,12 @@ here as a strict xfail naming its fix."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import re
+import socket
 import sqlite3
 import threading
 import zipfile
@@ -24,7 +26,7 @@ from werkzeug.security import generate_password_hash
 from tonghop.config import WebSettings
 from tonghop.layout import Layout
 from tonghop.ledger import Outcome
-from tonghop.web import security, upload
+from tonghop.web import security, server, upload
 from tonghop.web.app import create_app
 from tonghop.workspace import Workspace, open_workspace
 
@@ -765,3 +767,44 @@ def test_a_head_request_never_includes_an_excluded_file(
     assert client.head(f"/tep/{ref}/tinh-lai").status_code == 200
     sub = desk_ws.ledger.get(ref)
     assert sub is not None and sub.outcome == Outcome.EXCLUDED
+
+
+# --- through the real server ----------------------------------------------------------------
+
+
+def _raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(request)
+        answer = b""
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := conn.recv(65536):
+                answer += chunk
+    return answer
+
+
+@pytest.fixture
+def running(desk_ws: Workspace) -> Iterator[server.Running]:
+    desk = server.start(desk_ws, "127.0.0.1", 0)
+    yield desk
+    desk.stop()
+
+
+def test_the_real_server_refuses_another_host_name(running: server.Running) -> None:
+    answer = _raw(
+        running.port, b"GET /ky/2024-H1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 400") and "Tình hình nộp báo cáo".encode() not in answer
+    assert b"Content-Security-Policy" in answer
+
+
+def test_a_huge_body_is_refused_before_it_is_sent(running: server.Running) -> None:
+    """waitress keeps a request's whole body (up to 1 GB, in a temporary file) before the
+    desk sees it: a client, signed in or not, could fill the disk with bodies the desk then
+    refuses. A body far beyond the desk's limit is refused from its Content-Length."""
+    head = (
+        f"POST /ky/{PERIOD}/nop HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {900 * 1024 * 1024}\r\n\r\n"
+    ).encode()
+    answer = _raw(running.port, head + b"--x\r\n")
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
