@@ -808,3 +808,44 @@ def test_a_huge_body_is_refused_before_it_is_sent(running: server.Running) -> No
     ).encode()
     answer = _raw(running.port, head + b"--x\r\n")
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+# --- finalize: what is typed goes into the final report --------------------------------------
+
+
+@pytest.mark.parametrize("number", ["15\x0b-BC/ĐU", "15-BC\x00", "15-BC\x1b[31m"])
+def test_a_number_with_control_characters_is_recorded_as_the_report_prints_it(
+    client: FlaskClient, desk_ws: Workspace, number: str
+) -> None:
+    """The report drops characters XML cannot hold; the ledger (and every page, the status
+    and the history showing the number) kept them."""
+    answer = client.post(
+        f"/ky/{PERIOD}/chot", data={"csrf_token": token(client), "so": number, "ngay": ""}
+    )
+    state = desk_ws.period_state(desk_ws.period(PERIOD))
+    outbox = desk_ws.layout.period_outbox(desk_ws.period(PERIOD))
+    final_report = outbox / "bao-cao-2024-H1-chinh-thuc.docx"
+    assert answer.status_code in (302, 400), text_of(answer.get_data(as_text=True))[:300]
+    assert state.final and final_report.exists()
+    assert state.number and state.number.isprintable(), repr(state.number)
+
+
+def test_a_number_longer_than_the_page_allows_is_refused(
+    client: FlaskClient, desk_ws: Workspace
+) -> None:
+    answer = client.post(
+        f"/ky/{PERIOD}/chot", data={"csrf_token": token(client), "so": "9" * 5000, "ngay": ""}
+    )
+    assert answer.status_code == 400
+    assert not desk_ws.period_state(desk_ws.period(PERIOD)).final
+
+
+def test_a_reason_keeps_its_lines_and_drops_control_characters(
+    client: FlaskClient, desk_ws: Workspace
+) -> None:
+    ref = submission_ids(desk_ws, "LT1")[0]
+    reason = "Gọi điện\r\nchi bộ\x00 xác nhận\x1b[2J"
+    answer = client.post(f"/tep/{ref}/loai", data={"csrf_token": token(client), "ly_do": reason})
+    assert answer.status_code == 302
+    [decision] = desk_ws.decisions.of([ref])[ref]
+    assert decision.reason == "Gọi điện\nchi bộ xác nhận[2J"
