@@ -583,15 +583,15 @@ def test_hostile_names_reasons_and_problems_are_shown_as_text(
     desk_ws: Workspace, make_return: MakeReturn, tmp_path: Path
 ) -> None:
     config = desk_ws.config
-    branches = [dataclasses.replace(config.branches[0], name=f"Chi bộ {XSS}"), *config.branches[1:]]
+    branches = (dataclasses.replace(config.branches[0], name=f"Chi bộ {XSS}"), *config.branches[1:])
     hostile = dataclasses.replace(
         config, branches=branches, committee=dataclasses.replace(config.committee, name=XSS)
     )
     ws = Workspace(desk_ws.layout, hostile, desk_ws.form, clock=desk_ws.clock)
     client = create_app(ws, upload_wait=1.0).test_client()
     good = make_return("TP1", PERIOD, folder=tmp_path / "s", highlights=XSS).read_bytes()
-    data = {"csrf_token": token(client), "tep": [(io.BytesIO(good), f"{XSS}.xlsx")]}
-    data["tep"].append((io.BytesIO(b"junk"), f"{XSS}-2.xlsx"))
+    files = [(io.BytesIO(good), f"{XSS}.xlsx"), (io.BytesIO(b"junk"), f"{XSS}-2.xlsx")]
+    data = {"csrf_token": token(client), "tep": files}
     answer = client.post(f"/ky/{PERIOD}/nop", data=data, content_type="multipart/form-data")
     pages = [answer.get_data(as_text=True)]
     ref = submission_ids(desk_ws, "LT1")[0]
@@ -883,3 +883,119 @@ def test_an_upload_without_a_watcher_rebuilds_the_draft_it_counts_in(
     assert answer.status_code == 200 and "Đã tiếp nhận" in answer.get_data(as_text=True)
     assert "Đã tiếp nhận (3)" in client.get(f"/ky/{PERIOD}").get_data(as_text=True)
     assert "3/15" in _report_words(client)
+
+
+# --- the desk beside a real watcher, in one process ----------------------------------------
+
+
+class Browser:
+    """A session with the real server: cookies kept, the token read from a page."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+        import urllib.request
+
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path.lstrip("/"), timeout=60) as answer:
+            return str(answer.read().decode("utf-8"))
+
+    def token(self) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', self.get(f"/ky/{PERIOD}"))
+        assert found
+        return found.group(1)
+
+    def post(self, path: str, body: bytes, content_type: str) -> tuple[int, str]:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.base + path.lstrip("/"), data=body, headers={"Content-Type": content_type}
+        )
+        try:
+            with self.opener.open(request, timeout=60) as answer:
+                return answer.status, answer.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8")
+
+
+def _multipart(fields: dict[str, str], files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    boundary = "ranh-gioi-7f3a"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    for name, data in files:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="tep"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def test_uploads_and_a_decision_at_once_beside_a_real_watcher(
+    desk_ws: Workspace, make_return: MakeReturn, tmp_path: Path
+) -> None:
+    from tonghop.watch.watcher import Watcher, WatchOptions, run_watch
+
+    ready = threading.Event()
+    watchers: list[Watcher] = []
+
+    def started(watcher: Watcher) -> None:
+        watchers.append(watcher)
+        ready.set()
+
+    def watch() -> None:
+        with open_workspace(desk_ws.layout.home, clock=desk_ws.clock) as watching:
+            run_watch(
+                watching, WatchOptions(pdf=False, console_log=False, settle=0.2), started=started
+            )
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    assert ready.wait(60)
+    running = server.start(desk_ws, "127.0.0.1", 0, upload_wait=20.0)
+    try:
+        sent = [
+            (f"{code}.xlsx", make_return(code, PERIOD, folder=tmp_path / code).read_bytes())
+            for code in ("TP1", "TP2", "TH")
+        ]
+        ref = submission_ids(desk_ws, "LT1")[0]
+        results: dict[str, tuple[int, str]] = {}
+
+        def upload_all() -> None:
+            browser = Browser(running.url)
+            body, kind = _multipart({"csrf_token": browser.token()}, sent)
+            results["upload"] = browser.post(f"/ky/{PERIOD}/nop", body, kind)
+
+        def decide() -> None:
+            browser = Browser(running.url)
+            body = f"csrf_token={browser.token()}&ly_do=th%E1%BB%AD".encode()
+            results["decide"] = browser.post(
+                f"/tep/{ref}/loai", body, "application/x-www-form-urlencoded"
+            )
+
+        workers = [threading.Thread(target=upload_all), threading.Thread(target=decide)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+    finally:
+        running.stop()
+        for watcher in watchers:
+            watcher.stop()
+        thread.join(60)
+    status, html = results["upload"]
+    assert status == 200 and html.count("Đã tiếp nhận") >= 3, text_of(html)[:500]
+    assert results["decide"][0] == 200 and "Đã loại" in results["decide"][1]
+    counted = {
+        s.branch_code for s in desk_ws.ledger.for_period(desk_ws.period(PERIOD)) if s.counted
+    }
+    assert counted == {"LT2", "TP1", "TP2", "TH"}
+    assert list(desk_ws.layout.inbox.iterdir()) == []
