@@ -63,7 +63,7 @@ class Running:
     port: int
 
     def stop(self) -> None:
-        _close(self.server)
+        _close(self.server, from_outside=True)
         self.thread.join(timeout=10)
 
 
@@ -103,11 +103,19 @@ def _create(workspace: Workspace, host: str, port: int, **app_options: Any) -> t
     return server, int(effective)
 
 
-def _close(server: Any) -> None:
-    from waitress import wasyncore
+def _close(server: Any, *, from_outside: bool = False) -> None:
+    """Stop answering and close the server's sockets. ``from_outside``: the server's loop
+    runs in another thread; its sockets are closed by that loop itself (through waitress's
+    trigger), never under its feet (which broke it with EBADF now and then)."""
+    from waitress import trigger, wasyncore
 
     server.task_dispatcher.shutdown()
-    wasyncore.close_all(getattr(server, "map", None) or server._map)
+    sockets = getattr(server, "map", None) or server._map
+    wake = next((d for d in list(sockets.values()) if isinstance(d, trigger.trigger)), None)
+    if from_outside and wake is not None:
+        wake.pull_trigger(lambda: wasyncore.close_all(sockets))
+    else:
+        wasyncore.close_all(sockets)
 
 
 def start(workspace: Workspace, host: str, port: int, **app_options: Any) -> Running:
