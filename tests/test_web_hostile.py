@@ -1049,3 +1049,23 @@ def test_stopping_the_server_never_breaks_its_thread(desk_ws: Workspace) -> None
     finally:
         threading.excepthook = previous
     assert broken == []
+
+
+def test_a_final_period_never_offers_its_old_draft_as_the_report(
+    client: FlaskClient, desk_ws: Workspace
+) -> None:
+    period = desk_ws.period(PERIOD)
+    desk_ws.publish(period, pdf=False)
+    desk_ws.finalize(period, number="15")
+    outbox = desk_ws.layout.period_outbox(period)
+    final = outbox / "bao-cao-2024-H1-chinh-thuc.docx"
+    assert final.exists()
+    final.unlink()  # lost (deleted by hand, a failed copy): written again on the next refresh
+    words = ""
+    with client.get(f"/ky/{PERIOD}/tai/bao-cao.docx") as answer:
+        if answer.status_code == 200:
+            import docx
+
+            document = docx.Document(io.BytesIO(answer.data))
+            words = "\n".join(p.text for p in document.paragraphs)
+    assert "DỰ THẢO" not in words
