@@ -189,6 +189,11 @@ def test_wrong_passwords_in_flight_never_stop_the_desk_answering(
         ]
         for thread in threads:
             thread.start()
+        dispatcher = running.server.task_dispatcher
+        for _ in range(200):  # until every server thread is held by a wrong try
+            if dispatcher.active_count == server.THREADS:
+                break
+            threading.Event().wait(0.05)
         try:
             raw_answer = raw(
                 running.port,
