@@ -19,6 +19,8 @@ from tonghop.periods import Period
 from tonghop.workspace import Workspace
 
 EXTENSION = "tonghop_desk"
+# The largest id SQLite holds: a longer one in a URL names no file (and would overflow).
+MAX_ID = 2**63 - 1
 
 
 class Desk:
@@ -82,6 +84,8 @@ def period_or_404(code: str) -> Period:
 
 
 def submission_or_404(ref: int) -> Submission:
+    if not 0 < ref <= MAX_ID:
+        not_found()
     found = workspace().ledger.get(ref)
     if found is None:
         not_found()

@@ -19,6 +19,7 @@ from tonghop.web._desk import not_found, period_or_404, submission_or_404, works
 blueprint = Blueprint("actions", __name__)
 
 REASON_LIMIT = 500
+NUMBER_LIMIT = 40  # as the page's field allows
 Need = Literal["required", "optional", "none"]
 
 
@@ -87,9 +88,19 @@ PERIOD_ACTIONS = {
 }
 
 
+def _typed(field: str, *, lines: bool = False) -> str:
+    """What was typed in ``field``: NFC, without the control characters no document holds
+    (a reason keeps its line breaks)."""
+    text = unicodedata.normalize("NFC", request.form.get(field, "")).replace("\r\n", "\n")
+    kept = "".join(
+        ch for ch in text if (lines and ch == "\n") or unicodedata.category(ch) not in ("Cc",)
+    )
+    return kept.strip()
+
+
 def _reason(action: Action) -> tuple[str, str | None]:
     """The reason typed, NFC, and what is wrong with it (None when fine)."""
-    text = unicodedata.normalize("NFC", request.form.get("ly_do", "")).strip()
+    text = _typed("ly_do", lines=True)
     if action.reason == "required" and not text:
         return text, "Hãy ghi lý do: quyết định này được lưu lại cùng lý do."
     if len(text) > REASON_LIMIT:
@@ -112,9 +123,13 @@ def _done(message: str, back: str) -> ResponseReturnValue:
 
 
 def _run(action: Action, target: str, back: str, work: Callable[[str], str]) -> ResponseReturnValue:
-    if request.method == "GET":
+    # Only a POST acts: Flask answers HEAD with this view too, and CSRF checks no HEAD (a
+    # request any web page can make a browser send here, without a token).
+    if request.method != "POST":
         return _confirm(action, target, back)
     reason, problem = _reason(action)
+    if action.finalize_fields and len(_typed("so")) > NUMBER_LIMIT:
+        problem = f"Số văn bản dài quá {NUMBER_LIMIT} ký tự; hãy ghi đúng số, ví dụ 15-BC/ĐU."
     if problem:
         return _confirm(action, target, back, problem=problem)
     try:
@@ -179,7 +194,7 @@ def period_action(code: str, name: str) -> ResponseReturnValue:
 
 
 def _finalize(period: Period) -> str:
-    number = unicodedata.normalize("NFC", request.form.get("so", "")).strip() or None
+    number = _typed("so") or None
     typed_date = request.form.get("ngay", "").strip()
     report_date = parse_date(typed_date) if typed_date else None
     done = workspace().finalize(period, number=number, report_date=report_date)

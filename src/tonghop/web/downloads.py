@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -143,9 +144,15 @@ def original(ref: int) -> ResponseReturnValue:
         io.BytesIO(data),
         mimetype=kind,
         as_attachment=True,
-        download_name=Path(sub.source_name).name or f"tep-{ref}",
+        download_name=_header_safe(Path(sub.source_name).name) or f"tep-{ref}",
         max_age=0,
     )
+
+
+def _header_safe(name: str) -> str:
+    """``name`` without control characters: a file dropped straight into inbox/ may carry a
+    newline in its name, which no header may hold."""
+    return "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
 
 
 @blueprint.route("/tep/<int:ref>/phan-hoi")

@@ -17,6 +17,11 @@ from tonghop.workspace import Workspace
 __all__ = ["Running", "check_bind", "is_loopback", "serve", "start", "url_of"]
 
 THREADS = 8  # a page polling for changes holds no thread: each poll is a short request
+# waitress keeps a request's whole body (in a temporary file) before the desk sees it, by
+# default up to 1 GB: a body far beyond what the desk takes is refused from its length.
+# Twice the desk's limit, so that a file a person might drop by mistake still gets the
+# desk's Vietnamese answer; only beyond that waitress answers itself.
+BODY_LIMIT_FACTOR = 2
 
 
 def is_loopback(host: str) -> bool:
@@ -58,14 +63,14 @@ class Running:
     port: int
 
     def stop(self) -> None:
-        _close(self.server)
+        _close(self.server, from_outside=True)
         self.thread.join(timeout=10)
 
 
 def _create(workspace: Workspace, host: str, port: int, **app_options: Any) -> tuple[Any, int]:
     from waitress import create_server
 
-    from tonghop.web.app import create_app
+    from tonghop.web.app import REQUEST_LIMIT, create_app
 
     app = create_app(workspace, **app_options)
     failure = None
@@ -74,7 +79,14 @@ def _create(workspace: Workspace, host: str, port: int, **app_options: Any) -> t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            server = create_server(app, host=host, port=port, threads=THREADS, ident="tonghop")
+            server = create_server(
+                app,
+                host=host,
+                port=port,
+                threads=THREADS,
+                ident="tonghop",
+                max_request_body_size=BODY_LIMIT_FACTOR * REQUEST_LIMIT,
+            )
         except OSError as exc:
             failure = exc.strerror or str(exc)
         if failure is not None:
@@ -91,11 +103,19 @@ def _create(workspace: Workspace, host: str, port: int, **app_options: Any) -> t
     return server, int(effective)
 
 
-def _close(server: Any) -> None:
-    from waitress import wasyncore
+def _close(server: Any, *, from_outside: bool = False) -> None:
+    """Stop answering and close the server's sockets. ``from_outside``: the server's loop
+    runs in another thread; its sockets are closed by that loop itself (through waitress's
+    trigger), never under its feet (which broke it with EBADF now and then)."""
+    from waitress import trigger, wasyncore
 
     server.task_dispatcher.shutdown()
-    wasyncore.close_all(getattr(server, "map", None) or server._map)
+    sockets = getattr(server, "map", None) or server._map
+    wake = next((d for d in list(sockets.values()) if isinstance(d, trigger.trigger)), None)
+    if from_outside and wake is not None:
+        wake.pull_trigger(lambda: wasyncore.close_all(sockets))
+    else:
+        wasyncore.close_all(sockets)
 
 
 def start(workspace: Workspace, host: str, port: int, **app_options: Any) -> Running:

@@ -35,6 +35,18 @@ blueprint = Blueprint("upload", __name__)
 CHUNK = 1024 * 1024
 POLL_SECONDS = 0.1
 FIELD = "tep"
+# Names Windows (where the desk runs) refuses or reads as something else: a device (CON,
+# NUL.xlsx...), an alternate stream of another file ("a.xlsx:b"); trailing dots and spaces
+# it drops.
+WINDOWS_DEVICES = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{n}" for n in "123456789¹²³"),
+    *(f"LPT{n}" for n in "123456789¹²³"),
+}
+WINDOWS_FORBIDDEN = re.compile(r'[<>:"|?*]')
 
 
 class TooLarge(Exception):
@@ -54,10 +66,14 @@ class Stored:
 
 def inbox_name(sent_as: str) -> str:
     """A name for inbox/ from what the browser sent: its last part only, NFC, no control
-    characters, and never one the intake skips (hidden, temporary, an office lock file)."""
+    characters, one Windows can hold as a plain file, and never one the intake skips
+    (hidden, temporary, an office lock file)."""
     name = re.split(r"[\\/]", sent_as)[-1]
     name = unicodedata.normalize("NFC", name)
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    name = WINDOWS_FORBIDDEN.sub("_", name).rstrip(". ")
+    if name.split(".")[0].strip().upper() in WINDOWS_DEVICES:
+        name = "tai-len-" + name
     if not name or name in (".", ".."):
         name = "tep-tai-len"
     if is_ignored(Path(name)):
