@@ -426,3 +426,22 @@ def test_a_desk_over_a_fresh_workspace_shows_the_periods_to_report(
     text = text_of(client.get("/").get_data(as_text=True))
     assert "6 tháng đầu năm 2024" in text and "0/15" in text
     fresh.close()
+
+
+def test_a_try_right_after_a_wrong_password_waits_its_turn(
+    locked_desk: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tonghop.web._desk import EXTENSION
+
+    monkeypatch.setattr(security, "FAILED_LOGIN_DELAY", 60)
+    the_desk = locked_desk.extensions[EXTENSION]
+    client = locked_desk.test_client()
+    login = token(client, "/dang-nhap")
+    wrong = client.post("/dang-nhap", data={"csrf_token": login, "mat_khau": "sai"})
+    assert wrong.status_code == 401
+    # even the right password is not checked while a wrong one is this fresh
+    again = client.post("/dang-nhap", data={"csrf_token": login, "mat_khau": "mat-khau-dung"})
+    assert again.status_code == 429 and "hãy đợi một giây" in again.get_data(as_text=True)
+    the_desk.last_failed_login = float("-inf")  # the delay has passed
+    right = client.post("/dang-nhap", data={"csrf_token": login, "mat_khau": "mat-khau-dung"})
+    assert right.status_code == 302

@@ -433,13 +433,6 @@ def _report_words(client: FlaskClient) -> str:
     return "\n".join(words)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="under `tonghop serve` (no watcher) an upload is taken by Workspace.take_inbox, "
-    "which writes only the status page: the draft offered for download stays the one "
-    "before the upload while the page counts the new return; fix: upload.take refreshes "
-    "(Workspace.refresh) each period its files were for, as a decision does",
-)
 def test_an_upload_without_a_watcher_rebuilds_the_draft_it_counts_in(
     client: FlaskClient, desk_ws: Workspace, make_return: MakeReturn, tmp_path: Path
 ) -> None:
@@ -453,14 +446,6 @@ def test_an_upload_without_a_watcher_rebuilds_the_draft_it_counts_in(
     assert "3/15" in _report_words(client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="each server thread's Workspace (its ledger and archive connections) stays open "
-    "after Running.stop(): Desk keeps them in _opened and nothing closes them (Python 3.13 "
-    "warns of every unclosed sqlite3 connection; on Windows the files stay held); fix: "
-    "_desk.Desk closes a thread's workspace in the thread (teardown of the request, or "
-    "connections opened with check_same_thread=False and Desk.close_all() from Running.stop)",
-)
 def test_stopping_the_server_closes_every_ledger_it_opened(
     desk_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

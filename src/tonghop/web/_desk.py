@@ -40,6 +40,7 @@ class Desk:
         self._local = threading.local()
         self._opened: list[Workspace] = []
         self._opened_guard = threading.Lock()
+        self.last_failed_login = float("-inf")  # time.monotonic(): the next try waits a while
 
     def workspace(self) -> Workspace:
         opened: Workspace | None = getattr(self._local, "workspace", None)
@@ -60,6 +61,13 @@ class Desk:
             self._local.workspace = None
             with self._opened_guard:
                 self._opened.remove(opened)
+
+    def release(self) -> None:
+        """After each request: this thread's connections are closed (its workspace reopens
+        them on next use), so that a stopped desk holds no file open."""
+        opened: Workspace | None = getattr(self._local, "workspace", None)
+        if opened is not None:
+            opened.close()
 
     @property
     def password_hash(self) -> str:

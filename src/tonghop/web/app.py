@@ -45,7 +45,9 @@ def create_app(
         TESTING=testing,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.extensions[EXTENSION] = Desk(workspace, upload_wait=upload_wait)
+    the_desk = Desk(workspace, upload_wait=upload_wait)
+    app.extensions[EXTENSION] = the_desk
+    app.teardown_appcontext(lambda _error: the_desk.release())
     CSRFProtect(app)
     security.install(app)
     for blueprint in (pages.blueprint, actions.blueprint, upload.blueprint, downloads.blueprint):

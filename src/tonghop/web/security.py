@@ -155,13 +155,20 @@ def login() -> ResponseReturnValue:
     if not password_required():
         return redirect(target)
     if request.method == "POST":
+        # Guessing is slowed without holding a server thread: a try within the delay of the
+        # last failed one is refused unchecked (a sleeping thread per wrong try would let a
+        # few in flight stop the desk answering anyone).
+        with _login_guard:
+            too_soon = time.monotonic() - desk().last_failed_login < FAILED_LOGIN_DELAY
+        if too_soon:
+            return render_template("login.html", wrong=True, too_soon=True, next=target), 429
         password = request.form.get("mat_khau", "")
         if check_password_hash(desk().password_hash, password):
             session.clear()  # a new session: nothing set before signing in survives it
             session[SIGNED_IN] = True
             return redirect(target)
-        with _login_guard:  # one failed try at a time, each slowed down
-            time.sleep(FAILED_LOGIN_DELAY)
+        with _login_guard:
+            desk().last_failed_login = time.monotonic()
         wrong = True
     return render_template("login.html", wrong=wrong, next=target), 401 if wrong else 200
 

@@ -11,6 +11,7 @@ holds that lock, the page waits for the ledger to record the file.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -28,7 +29,10 @@ from tonghop.intake._files import is_ignored, place_new, short_name
 from tonghop.intake.archive import fsync_dir
 from tonghop.intake.inbox import MAX_FILE_BYTES
 from tonghop.ledger import Submission
+from tonghop.periods import Period
 from tonghop.web._desk import Desk, desk, period_or_404
+
+log = logging.getLogger("tonghop.web")
 
 blueprint = Blueprint("upload", __name__)
 
@@ -115,8 +119,18 @@ def take(the_desk: Desk, stored: list[Stored]) -> None:
     inbox = ws.layout.inbox
     while True:
         # A watcher (or `tonghop process`) holding the intake takes the files itself.
+        taken = []
         with the_desk.intake_guard, contextlib.suppress(LockBusy):
-            ws.take_inbox()
+            taken = ws.take_inbox()
+        # Taken here (no watcher): the drafts they count in are written again, as the
+        # watcher would; a draft that cannot be (a template missing) leaves the page as it is.
+        counted = {r.submission.period for r in taken if r.submission.counted}
+        for code in sorted(c for c in counted if c):
+            if code:
+                try:
+                    ws.refresh(Period.parse(code))
+                except TonghopError:
+                    log.warning("Không lập lại được bản dự thảo kỳ %s sau khi nộp tệp.", code)
         for item in stored:
             if item.submission is None:
                 name = item.path.relative_to(inbox).as_posix()
