@@ -200,3 +200,21 @@ def test_period_page_prints_without_its_forms(desk: Any, page_at: Any, tmp_path:
 def test_ci_installs_the_chromium_these_tests_launch() -> None:
     script = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert f"command -v {CHROMIUM.name}" in script and "need+=(chromium)" in script
+
+
+@pytest.mark.parametrize("name", list(WIDTHS))
+def test_the_static_status_page_fits_the_screen(
+    desk: Any, page_at: Any, tmp_path: Path, name: str
+) -> None:
+    from tonghop.report.publish import STATUS_NAME
+
+    _, ws = desk
+    page_file = ws.write_status_page(ws.period(PERIOD))
+    assert page_file.name == STATUS_NAME
+    page = page_at(WIDTHS[name])
+    page.goto(page_file.as_uri())
+    assert page.locator("h1").inner_text().startswith("Tình hình nộp báo cáo")
+    no_sideways_scroll(page)
+    phone = WIDTHS[name] < 700
+    assert page.locator("thead").first.is_visible() is not phone  # cards on a phone
+    page.screenshot(path=tmp_path / f"trang-tinh-hinh-{name}.png", full_page=True)
