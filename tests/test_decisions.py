@@ -118,6 +118,7 @@ def test_a_report_nobody_recorded_is_kept_as_the_secretarys(run, workspace, cloc
     doc.save(str(hand_made))
     result = run("report", "--period", P, "--no-pdf")
     assert result.exit_code == 0, result.output
+    assert "không phải bản chương trình đã ghi" in result.output  # not said to be an edit
     assert text_of(hand_made) == "Bản do Văn phòng tự soạn."
     assert (workspace.outbox / P / f"bao-cao-{P}-du-thao.docx").is_file()
 

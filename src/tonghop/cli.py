@@ -301,9 +301,14 @@ def report(context: CliContext, period_text: str, report_date: str | None, no_pd
     when = parse_date(report_date) if report_date else None
     done = context.open().publish(Period.parse(period_text), report_date=when, pdf=not no_pdf)
     if done.kept_edited is not None:
+        why = (
+            "không phải bản chương trình đã ghi (có thể đã sửa tay, hoặc do phiên bản trước viết)"
+            if done.kept_unrecorded
+            else "đã được sửa tay"
+        )
         click.secho(
-            f"Báo cáo {done.kept_edited.name} đã được sửa tay nên được giữ nguyên; bản dự thảo "
-            f"mới được ghi bên cạnh dưới tên {done.report.name if done.report else ''}.",
+            f"Báo cáo {done.kept_edited.name} {why} nên được giữ nguyên; bản dự thảo mới được "
+            f"ghi bên cạnh dưới tên {done.report.name if done.report else ''}.",
             fg="yellow",
         )
     click.echo(f"Báo cáo dự thảo: {done.report}")

@@ -78,6 +78,7 @@ class ReportTarget:
 
     path: Path
     kept_edited: Path | None = None
+    unrecorded: bool = False  # the kept file is none we wrote (by hand, or an older tonghop)
 
 
 def file_sha256(path: Path) -> str | None:
@@ -159,7 +160,9 @@ class Reports:
                 return ReportTarget(base)
             # A report no record explains (written by hand, or before reports were recorded):
             # the secretary's, kept.
-            return ReportTarget(_free_name(folder, f"{base.stem}-du-thao"), kept_edited=base)
+            return ReportTarget(
+                _free_name(folder, f"{base.stem}-du-thao"), kept_edited=base, unrecorded=True
+            )
         path = self.layout.home / last.path
         if not self.edited(last):
             return ReportTarget(path)

@@ -41,6 +41,7 @@ class Published:
     pdf_problem: str | None = None
     final: bool = False
     kept_edited: Path | None = None  # an edited report left in place: ``report`` is beside it
+    kept_unrecorded: bool = False  # ... and it is none tonghop wrote (see drafts.ReportTarget)
     record: ReportRecord | None = None
     pending: Path | None = None  # written, not yet renamed to ``report`` (``place=False``)
     edited_drafts: list[Path] = field(default_factory=list)  # finalize: drafts edited by hand
@@ -168,6 +169,7 @@ def publish(
         pdf_problem,
         final=final,
         kept_edited=target.kept_edited,
+        kept_unrecorded=target.unrecorded,
         record=record,
         pending=pending,
     )
