@@ -351,7 +351,6 @@ class Intake:
             sha256=item.sha256,
             archived_as=self.archive.name_of(item.sha256),
         )
-        feedback: Path | None = None
         answer: Callable[[], Path] | None = None
         first = self.ledger.first_with_sha(item.sha256)
         if first is not None:
@@ -360,11 +359,14 @@ class Intake:
             sub.branch_code, sub.period = first.branch_code, first.period
         else:
             answer = self._check(path, item, sub)
+        if answer is None:  # nothing to write: the row is complete as recorded
+            sub.elapsed_ms = (time.perf_counter() - item.started) * 1000
+            self.ledger.record(sub)
+            return IntakeResult(path, sub, None)
         self.ledger.record(sub)
-        if answer is not None:
-            # After the row: the answer names the file's id («Mã tệp»).
-            feedback = answer()
-            sub.feedback = self._relative(feedback)
+        # After the row: the answer names the file's id («Mã tệp»).
+        feedback = answer()
+        sub.feedback = self._relative(feedback)
         sub.elapsed_ms = (time.perf_counter() - item.started) * 1000
         self.ledger.set_answer(sub)
         return IntakeResult(path, sub, feedback)
