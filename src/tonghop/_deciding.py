@@ -20,7 +20,7 @@ import os
 from typing import TYPE_CHECKING
 
 from tonghop.decisions import Decision, DecisionKind, PeriodState, file_identity
-from tonghop.errors import TonghopError, UsageError
+from tonghop.errors import DecisionNotPublished, TonghopError, UsageError
 from tonghop.intake.archive import Event, fsync_dir
 from tonghop.integrity import sweep_temporary
 from tonghop.ledger import Submission
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from tonghop.workspace import Workspace
 
 __all__ = [
-    "DecisionNotPublished",
     "complete_final",
     "decide",
     "finalize",
@@ -39,12 +38,6 @@ __all__ = [
     "history",
     "reopen",
 ]
-
-
-class DecisionNotPublished(TonghopError):
-    """The decision was recorded, but the period's outputs could not be written again."""
-
-    exit_code = 1
 
 
 def history(

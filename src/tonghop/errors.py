@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ArchiveDamaged",
     "ConfigError",
+    "DecisionNotPublished",
     "DiskFull",
     "ExprError",
     "LedgerBusy",
@@ -132,3 +133,9 @@ class ReportWriteError(ReportError):
 
 class ReportPdfError(ReportError):
     """LibreOffice could not convert the report to PDF."""
+
+
+class DecisionNotPublished(TonghopError):
+    """A decision was recorded, but the period's outputs could not be written again."""
+
+    exit_code = 1
